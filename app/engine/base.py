@@ -1,0 +1,68 @@
+"""The engine interface.
+
+An engine owns a loaded base model and its LoRA adapters. A backend implements:
+
+- `generate(requests)`: run every request, ideally in one batch, and return one
+  `GenerationResult` per request in the same order;
+- `load_adapter(name, path)`: make a PEFT adapter directory usable under `name`;
+- `count_tokens(text)`: tokens of `text` in the model's tokenizer.
+
+and sets `name` (the backend, stored with every result) and `model` (what is loaded).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+TokenCallback = Callable[[str], None]
+
+
+@dataclass
+class GenerationRequest:
+    """Chat messages for the base model (`adapter=None`) or one of its adapters."""
+
+    messages: list[dict[str, str]]
+    adapter: str | None = None
+    max_new_tokens: int = 128
+    temperature: float = 0.0
+    on_token: TokenCallback | None = field(default=None, repr=False)
+
+
+@dataclass
+class GenerationResult:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    first_token_s: float
+    generation_s: float
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Decode speed after the first token."""
+        if self.completion_tokens <= 1 or self.generation_s <= 0:
+            return 0.0
+        return (self.completion_tokens - 1) / self.generation_s
+
+
+class Engine(ABC):
+    name: ClassVar[str]
+    model: str
+
+    @abstractmethod
+    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        """Run `requests` (blocking) and return their results in order."""
+
+    @abstractmethod
+    def load_adapter(self, name: str, path: str) -> None:
+        """Load the PEFT adapter in directory `path` under `name` (no-op when loaded)."""
+
+    @abstractmethod
+    def has_adapter(self, name: str) -> bool:
+        """Whether an adapter is loaded under `name`."""
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens of `text` for this engine's model."""

@@ -1,0 +1,1 @@
+"""Fine-tuning: chat datasets, LoRA training with PEFT, and the adapter registry."""

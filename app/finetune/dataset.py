@@ -1,0 +1,122 @@
+"""Chat datasets in the OpenAI JSONL format: reading, checking and storing them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db.models import Dataset, Example, Scenario
+from app.rag.embedding import Embedder
+
+ROLES = ("system", "user", "assistant")
+Messages = list[dict[str, str]]
+
+
+class DatasetError(ValueError):
+    """A dataset line that is not a usable chat example; names the file and line."""
+
+
+@dataclass(frozen=True)
+class ChatExample:
+    messages: Messages
+
+    @property
+    def prompt(self) -> str:
+        """The last user turn: what the model is asked."""
+        return next(m["content"] for m in reversed(self.messages) if m["role"] == "user")
+
+    @property
+    def completion(self) -> str:
+        return self.messages[-1]["content"]
+
+
+def parse_example(line: str, where: str) -> ChatExample:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise DatasetError(f"{where}: not JSON ({error.msg})") from None
+    messages = record.get("messages") if isinstance(record, dict) else None
+    if not isinstance(messages, list) or not messages:
+        raise DatasetError(f"{where}: expected an object with a non-empty 'messages' list")
+    for message in messages:
+        if not isinstance(message, dict) or message.get("role") not in ROLES:
+            raise DatasetError(f"{where}: every message needs a role in {ROLES}")
+        if not isinstance(message.get("content"), str) or not message["content"].strip():
+            raise DatasetError(f"{where}: empty content in a {message['role']} message")
+    if messages[-1]["role"] != "assistant" or not any(m["role"] == "user" for m in messages):
+        raise DatasetError(f"{where}: needs a user turn and must end with the assistant turn")
+    return ChatExample([{"role": m["role"], "content": m["content"]} for m in messages])
+
+
+def read_chat_jsonl(path: Path) -> list[ChatExample]:
+    """Every non-blank line of `path` as a chat example; the first bad line raises."""
+    examples = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            examples.append(parse_example(line, f"{path.name}:{number}"))
+    return examples
+
+
+def dataset_sha256(*paths: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def store_dataset(
+    session: Session,
+    *,
+    scenario: Scenario,
+    name: str,
+    sha256: str,
+    splits: dict[str, list[ChatExample]],
+    embedder: Embedder,
+) -> Dataset:
+    """Store a dataset with its examples (each embedded for few-shot selection); a dataset
+    with the same hash in the scenario is returned as it is."""
+    existing = session.scalar(
+        select(Dataset).where(Dataset.scenario_id == scenario.id, Dataset.sha256 == sha256)
+    )
+    if existing is not None:
+        return existing
+    dataset = Dataset(scenario_id=scenario.id, name=name, sha256=sha256)
+    for split, examples in splits.items():
+        vectors = embedder.embed([example.prompt for example in examples])
+        for position, (example, vector) in enumerate(zip(examples, vectors, strict=True)):
+            dataset.examples.append(
+                Example(
+                    split=split,
+                    position=position,
+                    messages=example.messages,
+                    prompt=example.prompt,
+                    completion=example.completion,
+                    embedding=vector,
+                )
+            )
+    session.add(dataset)
+    session.flush()
+    return dataset
+
+
+def latest_dataset(session: Session, scenario_id: int) -> Dataset | None:
+    return session.scalar(
+        select(Dataset)
+        .where(Dataset.scenario_id == scenario_id)
+        .order_by(Dataset.created_at.desc(), Dataset.id.desc())
+        .limit(1)
+    )
+
+
+def split_examples(session: Session, dataset_id: int, split: str) -> list[ChatExample]:
+    rows = session.scalars(
+        select(Example)
+        .where(Example.dataset_id == dataset_id, Example.split == split)
+        .order_by(Example.position)
+    )
+    return [ChatExample(row.messages) for row in rows]

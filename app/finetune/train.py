@@ -1,0 +1,223 @@
+"""One LoRA training run with PEFT on a chat dataset, CPU-friendly defaults.
+
+Only the assistant's answer is learned (prompt tokens are masked out of the loss). The adapter
+is written to a temporary directory and renamed into place only when training succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from peft import LoraConfig, get_peft_model
+from transformers import get_linear_schedule_with_warmup
+
+from app.engine.transformers import load_base, render_chat
+from app.finetune.dataset import ChatExample
+
+IGNORE = -100
+TRAINING_RECORD = "tritune_training.json"
+Progress = Callable[["StepReport"], None]
+
+
+@dataclass
+class TrainConfig:
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    target_modules: list[str] = field(
+        default_factory=lambda: [
+            "q_proj",
+            "k_proj",
+            "v_proj",
+            "o_proj",
+            "gate_proj",
+            "up_proj",
+            "down_proj",
+        ]
+    )
+    learning_rate: float = 1e-3
+    num_epochs: int = 1
+    micro_batch_size: int = 8
+    gradient_accumulation_steps: int = 1
+    max_seq_len: int = 256
+    warmup_ratio: float = 0.05
+    seed: int = 42
+    # bfloat16 autocast: ~1.5x faster LoRA steps on CPUs with native bf16 (measured on this
+    # 2-core AVX512-BF16 machine); LoRA weights and optimizer state stay fp32.
+    bf16: bool | None = None  # None = when the CPU supports it
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.lora_r <= 256:
+            raise ValueError(f"lora_r must be in 1..256, got {self.lora_r}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        for name in ("num_epochs", "micro_batch_size", "gradient_accumulation_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class StepReport:
+    step: int
+    total_steps: int
+    loss: float
+    examples_per_s: float
+
+
+@dataclass
+class TrainResult:
+    path: Path
+    steps: int
+    examples: int
+    seconds: float
+    loss_history: list[float]
+
+    @property
+    def metrics(self) -> dict:
+        return {
+            "steps": self.steps,
+            "examples": self.examples,
+            "seconds": round(self.seconds, 2),
+            "examples_per_s": round(self.examples / self.seconds, 3) if self.seconds else 0,
+            "first_loss": self.loss_history[0] if self.loss_history else None,
+            "final_loss": self.loss_history[-1] if self.loss_history else None,
+            "loss_history": self.loss_history,
+        }
+
+
+def use_bf16(config: TrainConfig) -> bool:
+    if config.bf16 is not None:
+        return config.bf16
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def encode_example(tokenizer, example: ChatExample, max_len: int) -> tuple[list[int], list[int]]:
+    """Token ids and labels: the rendered prompt masked, the answer plus end-of-turn learned."""
+    prompt = render_chat(tokenizer, example.messages[:-1])
+    answer = example.completion + tokenizer.eos_token
+    prompt_ids = tokenizer.encode(prompt, add_special_tokens=False)
+    answer_ids = tokenizer.encode(answer, add_special_tokens=False)
+    ids = (prompt_ids + answer_ids)[:max_len]
+    labels = ([IGNORE] * len(prompt_ids) + answer_ids)[:max_len]
+    return ids, labels
+
+
+def collate(rows: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
+    width = max(len(ids) for ids, _ in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, (ids, row_labels) in enumerate(rows):
+        input_ids[i, : len(ids)] = torch.tensor(ids)
+        labels[i, : len(ids)] = torch.tensor(row_labels)
+        mask[i, : len(ids)] = 1
+    return {"input_ids": input_ids, "labels": labels, "attention_mask": mask}
+
+
+def batches(rows: list, size: int, rng: random.Random) -> list[list]:
+    """Shuffled batches of similar length (less padding, so fewer wasted FLOPs on a CPU)."""
+    order = rows[:]
+    rng.shuffle(order)
+    pool = size * 16
+    grouped = []
+    for start in range(0, len(order), pool):
+        block = sorted(order[start : start + pool], key=lambda row: len(row[0]))
+        grouped += [block[i : i + size] for i in range(0, len(block), size)]
+    rng.shuffle(grouped)
+    return grouped
+
+
+def train_lora(
+    *,
+    base_model: str,
+    examples: list[ChatExample],
+    config: TrainConfig,
+    output_dir: Path,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Train a LoRA adapter on `examples`, save it as a PEFT directory at `output_dir`."""
+    if not examples:
+        raise ValueError("no training examples")
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    model, tokenizer = load_base(base_model)
+    model = get_peft_model(
+        model,
+        LoraConfig(
+            r=config.lora_r,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=config.lora_dropout,
+            target_modules=config.target_modules,
+            task_type="CAUSAL_LM",
+        ),
+    )
+    rows = [encode_example(tokenizer, e, config.max_seq_len) for e in examples]
+    per_epoch = math.ceil(len(rows) / config.micro_batch_size)
+    total_steps = math.ceil(per_epoch * config.num_epochs / config.gradient_accumulation_steps)
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=config.learning_rate
+    )
+    schedule = get_linear_schedule_with_warmup(
+        optimizer, max(1, int(total_steps * config.warmup_ratio)), total_steps
+    )
+    model.train()
+    started = time.perf_counter()
+    losses: list[float] = []
+    seen = 0
+    step = 0
+    micro: list[float] = []
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16(config))
+    for _epoch in range(config.num_epochs):
+        for batch in batches(rows, config.micro_batch_size, rng):
+            with autocast:
+                loss = model(**collate(batch, tokenizer.pad_token_id)).loss
+            (loss / config.gradient_accumulation_steps).backward()
+            micro.append(loss.item())
+            seen += len(batch)
+            last = seen == len(rows) * config.num_epochs
+            if len(micro) < config.gradient_accumulation_steps and not last:
+                continue
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+            step += 1
+            losses.append(round(sum(micro) / len(micro), 4))
+            micro = []
+            if progress:
+                elapsed = time.perf_counter() - started
+                progress(StepReport(step, total_steps, losses[-1], seen / elapsed))
+    seconds = time.perf_counter() - started
+    result = TrainResult(output_dir, step, seen, seconds, losses)
+    record = {"config": asdict(config), "metrics": result.metrics}
+    save_atomically(model, output_dir, record)
+    return result
+
+
+def save_atomically(model, output_dir: Path, record: dict) -> None:
+    """Write next to the destination, then rename: readers never see half an adapter."""
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = output_dir.with_name(f".{output_dir.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging)
+    (staging / TRAINING_RECORD).write_text(json.dumps(record, indent=2))
+    if output_dir.exists():
+        shutil.rmtree(output_dir)
+    staging.rename(output_dir)
+
+
+def read_training_record(adapter_dir: Path) -> dict | None:
+    """The config and metrics saved with an adapter, or None if absent."""
+    path = adapter_dir / TRAINING_RECORD
+    return json.loads(path.read_text()) if path.is_file() else None
