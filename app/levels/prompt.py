@@ -1,0 +1,43 @@
+"""Few-shot prompt: the scenario's system prompt, the k training examples closest to the
+query (cosine similarity of their embeddings), then the query, on the base model."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.db.models import Example
+from app.finetune.dataset import latest_dataset
+from app.levels.base import Level, LevelInputs, LevelPlan, register
+
+
+@register
+class PromptLevel(Level):
+    name = "prompt"
+    description = "System prompt + k similar worked examples, base model"
+    uses_query_embedding = True
+
+    def plan(self, inputs: LevelInputs) -> LevelPlan:
+        messages = [{"role": "system", "content": inputs.scenario.system_prompt}]
+        dataset = latest_dataset(inputs.session, inputs.scenario.id)
+        examples: list[dict] = []
+        if dataset is not None and inputs.few_shot_k > 0:
+            distance = Example.embedding.cosine_distance(inputs.query_embedding)
+            rows = inputs.session.execute(
+                select(Example, distance)
+                .where(Example.dataset_id == dataset.id, Example.split == "train")
+                .order_by(distance)
+                .limit(inputs.few_shot_k)
+            ).all()
+            for example, dist in rows:
+                messages += [m for m in example.messages if m["role"] != "system"]
+                examples.append(
+                    {
+                        "example_id": example.id,
+                        "prompt": example.prompt,
+                        "completion": example.completion,
+                        "score": round(1 - float(dist), 4),
+                    }
+                )
+        messages.append({"role": "user", "content": inputs.query})
+        provenance = {"dataset_sha256": dataset.sha256 if dataset else None}
+        return LevelPlan(messages=messages, examples=examples, provenance=provenance)

@@ -1,0 +1,80 @@
+"""Retrieval-augmented generation: hybrid search over the scenario's knowledge base, the best
+chunks that fit the token budget numbered as sources in the prompt, on the base model."""
+
+from __future__ import annotations
+
+from app.levels.base import Level, LevelInputs, LevelPlan, LevelUnavailable, register
+from app.rag.search import ChunkHit, hybrid_search
+
+# The scenario's own system prompt is written for its tickets (a JSON triage format); given
+# to a small model next to retrieved text it drowns the question. This short instruction
+# answered 18 of the demo's first 32 knowledge questions with SmolLM2-135M (top_k=3), the
+# scenario prompt far fewer (measured while building this level).
+SYSTEM = (
+    "You are the assistant for {name}. Answer the customer's question in one short sentence, "
+    "using only the numbered sources."
+)
+
+
+def fit_budget(hits: list[ChunkHit], budget: int) -> list[ChunkHit]:
+    """The best-ranked hits whose tokens add up to at most `budget` (always the first)."""
+    kept, used = [], 0
+    for hit in hits:
+        if kept and used + hit.token_count > budget:
+            break
+        kept.append(hit)
+        used += hit.token_count
+    return kept
+
+
+def sources_block(hits: list[ChunkHit]) -> str:
+    return "\n\n".join(
+        f"[{n}] {hit.heading or hit.document}\n{hit.text}" for n, hit in enumerate(hits, 1)
+    )
+
+
+@register
+class RagLevel(Level):
+    name = "rag"
+    description = "Hybrid retrieval (pgvector HNSW + full-text, RRF), cited chunks, base model"
+    uses_query_embedding = True
+
+    def plan(self, inputs: LevelInputs) -> LevelPlan:
+        hits = hybrid_search(
+            inputs.session,
+            scenario_id=inputs.scenario.id,
+            query=inputs.query,
+            embedding=inputs.query_embedding,
+            k=inputs.top_k,
+            candidates=inputs.settings.candidates,
+            rrf_k=inputs.settings.rrf_k,
+            ef_search=inputs.settings.hnsw_ef_search,
+        )
+        if not hits:
+            raise LevelUnavailable(
+                f"scenario {inputs.scenario.slug!r} has no documents to retrieve from"
+            )
+        hits = fit_budget(hits, inputs.settings.context_token_budget)
+        messages = [
+            {"role": "system", "content": SYSTEM.format(name=inputs.scenario.name)},
+            {
+                "role": "user",
+                "content": f"Sources:\n{sources_block(hits)}\n\nQuestion: {inputs.query}",
+            },
+        ]
+        context = [
+            {
+                "citation": n,
+                "chunk_id": hit.chunk_id,
+                "document_id": hit.document_id,
+                "document": hit.document,
+                "source": hit.source,
+                "heading": hit.heading,
+                "score": round(hit.score, 6),
+                "vector_rank": hit.vector_rank,
+                "keyword_rank": hit.keyword_rank,
+                "text": hit.text,
+            }
+            for n, hit in enumerate(hits, 1)
+        ]
+        return LevelPlan(messages=messages, context=context)

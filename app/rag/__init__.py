@@ -1,0 +1,1 @@
+"""Knowledge base: chunking, embeddings and hybrid search over pgvector + full-text."""

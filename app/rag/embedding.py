@@ -1,0 +1,36 @@
+"""Sentence embeddings (all-MiniLM-L6-v2 by default): batched, L2-normalised, 384 dimensions."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+
+class Embedder:
+    """Wraps one sentence-transformers model; safe to share between threads."""
+
+    def __init__(self, model: str, threads: int | None = None) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.model_path = model
+        self.name = Path(model).name if Path(model).exists() else model
+        self._model = SentenceTransformer(model, device="cpu")
+        self._lock = threading.Lock()
+        self.tokenizer = self._model.tokenizer
+        self.dimensions = self._model.get_embedding_dimension()
+
+    def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """Embed texts; rows are unit vectors, so cosine similarity is a dot product."""
+        with self._lock:
+            vectors = self._model.encode(
+                texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))

@@ -1,0 +1,121 @@
+"""Hybrid retrieval: HNSW cosine search and Postgres full-text search, fused with
+reciprocal rank fusion (RRF) in one SQL statement.
+
+Each side ranks its best `candidates` chunks; a chunk's fused score is
+`1/(rrf_k + vector_rank) + 1/(rrf_k + keyword_rank)`, a missing side adding nothing.
+Keyword search ORs the query's lexemes (plain `plainto_tsquery` would AND them and miss
+most chunks for a natural-language question).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+HYBRID_SQL = text(
+    """
+WITH q AS (
+    SELECT replace(plainto_tsquery('english', :query)::text, ' & ', ' | ')::tsquery AS tsq
+),
+vector_side AS (
+    SELECT c.id,
+           row_number() OVER (ORDER BY c.embedding <=> CAST(:embedding AS vector)) AS rank,
+           1 - (c.embedding <=> CAST(:embedding AS vector)) AS score
+    FROM chunks c
+    WHERE c.scenario_id = :scenario_id
+    ORDER BY c.embedding <=> CAST(:embedding AS vector)
+    LIMIT :candidates
+),
+keyword_side AS (
+    SELECT c.id,
+           row_number() OVER (ORDER BY ts_rank_cd(c.tsv, q.tsq) DESC, c.id) AS rank,
+           ts_rank_cd(c.tsv, q.tsq) AS score
+    FROM chunks c, q
+    WHERE c.scenario_id = :scenario_id AND c.tsv @@ q.tsq
+    ORDER BY ts_rank_cd(c.tsv, q.tsq) DESC, c.id
+    LIMIT :candidates
+),
+fused AS (
+    SELECT coalesce(v.id, k.id) AS id,
+           v.rank AS vector_rank, v.score AS vector_score,
+           k.rank AS keyword_rank, k.score AS keyword_score,
+           coalesce(1.0 / (:rrf_k + v.rank), 0) + coalesce(1.0 / (:rrf_k + k.rank), 0) AS score
+    FROM vector_side v FULL OUTER JOIN keyword_side k ON v.id = k.id
+)
+SELECT f.*, c.document_id, c.heading, c.text, c.token_count, d.title, d.source
+FROM fused f
+JOIN chunks c ON c.id = f.id
+JOIN documents d ON d.id = c.document_id
+ORDER BY f.score DESC, f.id
+LIMIT :k
+"""
+)
+
+
+@dataclass(frozen=True)
+class ChunkHit:
+    chunk_id: int
+    document_id: int
+    document: str
+    source: str
+    heading: str
+    text: str
+    token_count: int
+    score: float
+    vector_rank: int | None
+    vector_score: float | None
+    keyword_rank: int | None
+    keyword_score: float | None
+
+
+def vector_literal(vector: np.ndarray) -> str:
+    return "[" + ",".join(f"{x:.7f}" for x in vector.tolist()) + "]"
+
+
+def hybrid_search(
+    session: Session,
+    *,
+    scenario_id: int,
+    query: str,
+    embedding: np.ndarray,
+    k: int,
+    candidates: int = 40,
+    rrf_k: int = 60,
+    ef_search: int = 80,
+) -> list[ChunkHit]:
+    """The `k` best chunks of a scenario for `query` by RRF over vector and keyword ranks."""
+    # SET LOCAL keeps these to this transaction; iterative scans let the HNSW index keep
+    # going when the scenario filter discards rows, so a filtered search still fills its LIMIT.
+    session.execute(text(f"SET LOCAL hnsw.ef_search = {int(ef_search)}"))
+    session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+    rows = session.execute(
+        HYBRID_SQL,
+        {
+            "query": query,
+            "embedding": vector_literal(embedding),
+            "scenario_id": scenario_id,
+            "candidates": max(candidates, k),
+            "rrf_k": rrf_k,
+            "k": k,
+        },
+    ).mappings()
+    return [
+        ChunkHit(
+            chunk_id=row["id"],
+            document_id=row["document_id"],
+            document=row["title"],
+            source=row["source"],
+            heading=row["heading"],
+            text=row["text"],
+            token_count=row["token_count"],
+            score=float(row["score"]),
+            vector_rank=row["vector_rank"],
+            vector_score=row["vector_score"],
+            keyword_rank=row["keyword_rank"],
+            keyword_score=row["keyword_score"],
+        )
+        for row in rows
+    ]

@@ -1,0 +1,96 @@
+"""What a running TriTune holds: settings, the database, and the models once loaded.
+
+The web app, the CLI and the tests all build one `Runtime`; models load in a background
+thread so that the server answers `/healthz` (and `/readyz`: not yet) while they load.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.db.session import make_engine, make_sessionmaker, migrate
+from app.engine import Engine, load_engine
+from app.errors import NotReady
+from app.rag.embedding import Embedder
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = make_engine(settings)
+        self.sessions = make_sessionmaker(self.db)
+        self.embedder: Embedder | None = None
+        self.engine: Engine | None = None
+        self.stage = "starting"
+        self.load_error: str | None = None
+        self._ready = threading.Event()
+
+    def migrate(self) -> None:
+        migrate(self.db)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.sessions() as session:
+            yield session
+
+    def load_embedder(self) -> Embedder:
+        if self.embedder is None:
+            self.stage = "loading the embedding model"
+            self.embedder = Embedder(self.settings.embedding_model)
+        return self.embedder
+
+    def load(self, *, demo: bool | None = None) -> None:
+        """Load the embedding model, the demo scenario (if enabled) and the generation engine."""
+        try:
+            self.load_embedder()
+            if self.settings.load_demo if demo is None else demo:
+                from app.demo import load_demo
+
+                self.stage = "loading the demo scenario"
+                with self.session() as session:
+                    load_demo(session, self.embedder, self.settings)
+                    session.commit()
+            self.stage = "loading the generation model"
+            if self.engine is None:
+                self.engine = load_engine(self.settings)
+            self.stage = "ready"
+            self._ready.set()
+        except Exception as error:
+            log.exception("loading failed")
+            self.stage = "failed"
+            self.load_error = f"{type(error).__name__}: {error}"
+            raise
+
+    def load_in_background(self) -> threading.Thread:
+        def target() -> None:
+            with suppress(Exception):  # recorded in load_error, shown by /readyz
+                self.load()
+
+        thread = threading.Thread(target=target, name="tritune-load", daemon=True)
+        thread.start()
+        return thread
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    def models(self) -> tuple[Embedder, Engine]:
+        """The loaded models, or NotReady (HTTP 503) while they are still loading."""
+        if not self.ready or self.embedder is None or self.engine is None:
+            detail = self.load_error or f"models are loading ({self.stage}); retry shortly"
+            raise NotReady(detail)
+        return self.embedder, self.engine
+
+    def close(self) -> None:
+        self.db.dispose()
