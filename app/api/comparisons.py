@@ -1,0 +1,130 @@
+"""`/api/v1/comparisons`: run, list, read and export comparisons."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from app.api.schemas import ComparisonCreate, ComparisonPublic, ComparisonsPublic
+from app.compare import ComparisonOptions, run_comparison
+from app.db.queries import get_comparison, get_scenario, iter_comparisons, list_comparisons
+from app.deps import RuntimeDep, SessionDep
+
+router = APIRouter(prefix="/api/v1/comparisons", tags=["comparisons"])
+
+CSV_COLUMNS = [
+    "comparison_id",
+    "created_at",
+    "scenario",
+    "query",
+    "level",
+    "output",
+    "error",
+    "engine",
+    "model",
+    "adapter",
+    "adapter_checksum",
+    "prompt_tokens",
+    "completion_tokens",
+    "latency_total_ms",
+    "latency_retrieval_ms",
+    "latency_first_token_ms",
+    "latency_generation_ms",
+    "tokens_per_s",
+    "cost_usd",
+]
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+@router.post("", status_code=201, response_model=ComparisonPublic)
+def create_comparison(body: ComparisonCreate, session: SessionDep, runtime: RuntimeDep):
+    """Run one query through the chosen levels and store the comparison.
+
+    A level that cannot run (no adapter, no documents) or fails carries `error`; the other
+    levels still return. 404 for an unknown scenario, 503 while models are loading."""
+    get_scenario(session, body.scenario)
+    options = ComparisonOptions(**body.model_dump(exclude={"query", "scenario"}))
+    comparison = run_comparison(
+        session=session,
+        runtime=runtime,
+        scenario=body.scenario,
+        query=body.query,
+        options=options,
+    )
+    return ComparisonPublic.of(comparison)
+
+
+@router.get("", response_model=ComparisonsPublic)
+def list_all(
+    session: SessionDep,
+    scenario: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+):
+    """Comparisons, newest first, optionally of one scenario."""
+    page, total = list_comparisons(session, scenario=scenario, limit=limit, offset=offset)
+    return ComparisonsPublic(
+        items=[ComparisonPublic.of(c) for c in page], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/export", response_class=StreamingResponse)
+def export(
+    session: SessionDep, format: ExportFormat = ExportFormat.jsonl, scenario: str | None = None
+):
+    """Every comparison: `jsonl` (one comparison per line) or `csv` (one row per result)."""
+    if scenario:
+        get_scenario(session, scenario)
+    rows = iter_comparisons(session, scenario=scenario)
+    if format is ExportFormat.csv:
+        body, media = csv_lines(rows), "text/csv"
+    else:
+        body, media = (
+            (ComparisonPublic.of(c).model_dump_json() + "\n" for c in rows),
+            ("application/x-ndjson"),
+        )
+    filename = f"tritune-comparisons.{format.value}"
+    return StreamingResponse(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/{comparison_id}", response_model=ComparisonPublic)
+def read(comparison_id: int, session: SessionDep):
+    return ComparisonPublic.of(get_comparison(session, comparison_id))
+
+
+def csv_lines(comparisons) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, CSV_COLUMNS)
+    writer.writeheader()
+    for comparison in comparisons:
+        for result in comparison.results:
+            writer.writerow(csv_row(comparison, result))
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def csv_row(comparison, result) -> dict:
+    row = {column: getattr(result, column, None) for column in CSV_COLUMNS}
+    row.update(
+        comparison_id=comparison.id,
+        created_at=comparison.created_at.isoformat(),
+        scenario=comparison.scenario.slug,
+        query=comparison.query,
+    )
+    return row

@@ -1,0 +1,30 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from app.deps import RuntimeDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict:
+    """The process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(runtime: RuntimeDep) -> JSONResponse:
+    """200 once the models are loaded and comparisons can run; 503 with the stage before."""
+    engine = runtime.engine
+    body = {
+        "ready": runtime.ready,
+        "stage": runtime.stage,
+        "error": runtime.load_error,
+        "engine": engine.name if engine else None,
+        "model": engine.model if engine else None,
+    }
+    return JSONResponse(body, status_code=200 if runtime.ready else 503)

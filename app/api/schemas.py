@@ -1,0 +1,151 @@
+"""Request and response shapes of the REST API (v1)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.config import LEVELS, get_settings
+from app.db.models import Comparison, Result
+from app.levels import level_names
+
+QUERY_EXAMPLE = "How many days do I have to return a tent?"
+
+
+class ComparisonCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"query": QUERY_EXAMPLE},
+                {
+                    "query": "My Kestrel 2 tent pole snapped on the first night. Refund please.",
+                    "scenario": "northwind",
+                    "levels": ["prompt", "finetune"],
+                    "max_new_tokens": 96,
+                },
+            ]
+        },
+    )
+
+    query: str = Field(description="The question or ticket to run through every level.")
+    scenario: str = Field("northwind", description="Scenario slug.")
+    levels: list[str] = Field(
+        default_factory=lambda: list(LEVELS),
+        min_length=1,
+        description=f"Levels to run, any of {', '.join(LEVELS)}.",
+    )
+    max_new_tokens: int = Field(128, ge=1, le=1024, description="Generation length limit.")
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy.")
+    adapter: str | None = Field(None, description="Adapter for `finetune` (default: active).")
+    top_k: int | None = Field(None, ge=1, le=20, description="Chunks for `rag`.")
+    few_shot_k: int | None = Field(None, ge=0, le=10, description="Examples for `prompt`.")
+
+    @field_validator("query")
+    @classmethod
+    def query_has_text(cls, query: str) -> str:
+        query = query.strip()
+        if not query:
+            raise ValueError("query must not be empty")
+        limit = get_settings().max_query_chars
+        if len(query) > limit:
+            raise ValueError(f"query is {len(query)} characters; the limit is {limit}")
+        return query
+
+    @field_validator("levels")
+    @classmethod
+    def known_levels(cls, levels: list[str]) -> list[str]:
+        unknown = [name for name in levels if name not in level_names()]
+        if unknown:
+            raise ValueError(f"unknown level(s) {unknown}; choose from {level_names()}")
+        return list(dict.fromkeys(levels))
+
+
+class Latency(BaseModel):
+    total: float
+    retrieval: float
+    first_token: float
+    generation: float
+
+
+class ResultPublic(BaseModel):
+    level: str
+    output: str
+    engine: str
+    model: str
+    adapter: str | None
+    adapter_checksum: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: Latency
+    tokens_per_s: float
+    cost_usd: float
+    context: list[dict[str, Any]]
+    examples: list[dict[str, Any]]
+    provenance: dict[str, Any]
+    error: str | None
+
+    @classmethod
+    def of(cls, result: Result) -> ResultPublic:
+        return cls(
+            level=result.level,
+            output=result.output,
+            engine=result.engine,
+            model=result.model,
+            adapter=result.adapter,
+            adapter_checksum=result.adapter_checksum,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            latency_ms=Latency(
+                total=round(result.latency_total_ms, 1),
+                retrieval=round(result.latency_retrieval_ms, 1),
+                first_token=round(result.latency_first_token_ms, 1),
+                generation=round(result.latency_generation_ms, 1),
+            ),
+            tokens_per_s=result.tokens_per_s,
+            cost_usd=result.cost_usd,
+            context=result.context,
+            examples=result.examples,
+            provenance=result.provenance,
+            error=result.error,
+        )
+
+
+class ComparisonPublic(BaseModel):
+    id: int
+    query: str
+    scenario: str
+    created_at: datetime
+    settings: dict[str, Any]
+    results: list[ResultPublic]
+
+    @classmethod
+    def of(cls, comparison: Comparison) -> ComparisonPublic:
+        return cls(
+            id=comparison.id,
+            query=comparison.query,
+            scenario=comparison.scenario.slug,
+            created_at=comparison.created_at,
+            settings=comparison.settings,
+            results=[ResultPublic.of(r) for r in comparison.results],
+        )
+
+
+class ComparisonsPublic(BaseModel):
+    items: list[ComparisonPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class ScenarioPublic(BaseModel):
+    slug: str
+    name: str
+    description: str
+    system_prompt: str
+    documents: int
+    chunks: int
+    examples: int
+    active_adapter: str | None

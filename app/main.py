@@ -1,0 +1,46 @@
+"""The web application: `create_app()` builds FastAPI with its routers and lifespan."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.api import comparisons, health, scenarios
+from app.config import Settings, get_settings
+from app.errors import install_handlers
+from app.runtime import Runtime
+
+DESCRIPTION = """
+Run one query through a **few-shot prompt**, a **pgvector RAG pipeline** and a
+**LoRA-adapted model** side by side; every comparison is stored with outputs, latencies,
+token counts and cost.
+"""
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """The app. With a `runtime` given, its lifespan neither migrates nor loads models."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        own = runtime is None
+        app.state.runtime = runtime or Runtime(settings or get_settings())
+        if own:
+            app.state.runtime.migrate()
+            app.state.runtime.load_in_background()
+        yield
+        if own:
+            app.state.runtime.close()
+
+    app = FastAPI(title="TriTune", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    install_handlers(app)
+    for module in (health, scenarios, comparisons):
+        app.include_router(module.router)
+    return app
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
