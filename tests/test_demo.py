@@ -1,0 +1,44 @@
+"""The northwind demo scenario: loaded once, idempotent, with its adapter."""
+
+import json
+
+from sqlalchemy import func, select
+
+from app.db.models import Adapter, Chunk, Dataset, Document, Example, Scenario
+from app.demo import load_demo
+
+
+def counts(session):
+    return {
+        model.__name__: session.scalar(select(func.count()).select_from(model))
+        for model in (Scenario, Document, Chunk, Dataset, Example)
+    }
+
+
+def test_demo_meets_the_design_sizes(settings, session):
+    demo = settings.demo_dir
+    assert len(list((demo / "kb").glob("*.md"))) >= 40
+    train = (demo / "train.jsonl").read_text().splitlines()
+    assert len(train) >= 500
+    evalset = [json.loads(line) for line in (demo / "evalset.jsonl").read_text().splitlines()]
+    assert len(evalset) >= 60
+    assert {item["kind"] for item in evalset} == {"knowledge", "triage", "general"}
+    loaded = counts(session)
+    assert loaded["Document"] == len(list((demo / "kb").glob("*.md")))
+    assert loaded["Chunk"] > loaded["Document"]
+
+
+def test_loading_the_demo_again_adds_nothing(runtime, session):
+    before = counts(session)
+    load_demo(session, runtime.embedder, runtime.settings)
+    session.commit()
+    assert counts(session) == before
+
+
+def test_demo_adapter_is_registered_with_checksum_and_metrics(session):
+    scenario = session.scalar(select(Scenario).where(Scenario.slug == "northwind"))
+    adapter = session.get(Adapter, scenario.active_adapter_id)
+    assert len(adapter.checksum) == 64
+    history = adapter.metrics["loss_history"]
+    assert history[-1] < history[0]
+    assert adapter.config["lora_r"] >= 1
