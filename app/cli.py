@@ -11,10 +11,24 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from app.config import LEVELS, Settings, get_settings
+from app.config import Settings, get_settings
 
 app = typer.Typer(help="TriTune: few-shot prompt vs RAG vs LoRA fine-tune, side by side.")
 console = Console()
+
+
+@app.callback()
+def quiet_libraries() -> None:
+    """Our own progress bars only: the libraries' bars and deprecation notes are noise here."""
+    import warnings
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*user_runtime_dir.*")
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
 
 
 def open_runtime(settings: Settings):
@@ -30,7 +44,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Serve the web app and the REST API (migrates and loads models on start)."""
+    """Serve the REST API on HOST:PORT (migrates, loads the demo and the models on start)."""
     import uvicorn
 
     from app.main import configure_logging, create_app
@@ -107,9 +121,15 @@ def train_demo(
 def compare(
     query: Annotated[str, typer.Argument(help="Question or ticket.")],
     scenario: Annotated[str, typer.Option(help="Scenario slug.")] = "northwind",
-    levels: Annotated[str, typer.Option(help="Comma-separated levels.")] = ",".join(LEVELS),
-    max_new_tokens: Annotated[int, typer.Option(min=1, max=1024)] = 128,
-    temperature: Annotated[float, typer.Option(min=0.0, max=2.0)] = 0.0,
+    levels: Annotated[
+        str, typer.Option(help="Comma-separated levels.")
+    ] = "prompt,rag,finetune",
+    max_new_tokens: Annotated[
+        int | None, typer.Option(min=1, max=1024, help="Default: the setting.")
+    ] = None,
+    temperature: Annotated[
+        float | None, typer.Option(min=0.0, max=2.0, help="Default: the setting.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the stored comparison.")] = False,
 ) -> None:
     """Run one query through the levels and print the results side by side."""
@@ -204,5 +224,4 @@ def show_settings() -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     app()

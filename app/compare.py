@@ -11,16 +11,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 
 from sqlalchemy.orm import Session
 
-from app.config import LEVELS
+from app.config import Settings
 from app.costs import query_cost
-from app.db.models import Comparison, Result
+from app.db.models import Comparison, Result, Scenario
 from app.db.queries import get_comparison, get_scenario
-from app.engine import GenerationRequest, GenerationResult
-from app.levels import LevelInputs, LevelPlan, LevelUnavailable, get_level
+from app.engine import Engine, GenerationRequest, GenerationResult
+from app.levels import LevelInputs, LevelPlan, LevelUnavailable, get_level, level_names
 from app.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -29,12 +29,24 @@ TokenSink = Callable[[str, str], None]  # (level, text delta)
 
 @dataclass
 class ComparisonOptions:
-    levels: list[str] = field(default_factory=lambda: list(LEVELS))
-    max_new_tokens: int = 128
-    temperature: float = 0.0
+    """What to run; `None` means the setting's default (all registered levels for `levels`)."""
+
+    levels: list[str] | None = None
+    max_new_tokens: int | None = None
+    temperature: float | None = None
     top_k: int | None = None
     few_shot_k: int | None = None
     adapter: str | None = None
+
+    def resolved(self, settings: Settings) -> ComparisonOptions:
+        return replace(
+            self,
+            levels=self.levels or level_names(),
+            max_new_tokens=self.max_new_tokens or settings.max_new_tokens,
+            temperature=settings.temperature if self.temperature is None else self.temperature,
+            top_k=self.top_k or settings.top_k,
+            few_shot_k=settings.few_shot_k if self.few_shot_k is None else self.few_shot_k,
+        )
 
 
 @dataclass
@@ -54,53 +66,38 @@ def run_comparison(
     options: ComparisonOptions,
     on_token: TokenSink | None = None,
 ) -> Comparison:
-    """Run `query` through `options.levels` of `scenario`, store and return the comparison."""
+    """Run `query` through the levels of `scenario`, store and return the comparison.
+    Raises NotFound (unknown scenario), NotReady (models loading), Busy (queue full)."""
     embedder, engine = runtime.models()
-    settings = runtime.settings
+    options = options.resolved(runtime.settings)
     record = get_scenario(session, scenario)
-    started = time.perf_counter()
-    embedding = embedder.embed_one(query)
-    embed_s = time.perf_counter() - started
-    inputs = LevelInputs(
-        session=session,
-        scenario=record,
-        query=query,
-        query_embedding=embedding,
-        settings=settings,
-        engine=engine,
-        top_k=options.top_k or settings.top_k,
-        few_shot_k=settings.few_shot_k if options.few_shot_k is None else options.few_shot_k,
-        adapter=options.adapter,
-    )
-    planned = [plan_level(name, inputs, embed_s) for name in options.levels]
-    runnable = [p for p in planned if p.plan is not None]
-    requests = [
-        GenerationRequest(
-            messages=p.plan.messages,
-            adapter=p.plan.adapter.name if p.plan.adapter else None,
-            max_new_tokens=options.max_new_tokens,
-            temperature=options.temperature,
-            on_token=(lambda text, level=p.level: on_token(level, text)) if on_token else None,
+    with runtime.admission():
+        started = time.perf_counter()
+        embedding = embedder.embed_one(query)
+        embed_s = time.perf_counter() - started
+        inputs = LevelInputs(
+            session=session, scenario=record, query=query, query_embedding=embedding,
+            settings=runtime.settings, engine=engine, top_k=options.top_k,
+            few_shot_k=options.few_shot_k, adapter=options.adapter,
         )
-        for p in runnable
-    ]
-    outputs = generate_each_level(engine, requests)
-    comparison = Comparison(scenario_id=record.id, query=query, settings=asdict(options))
+        planned = [plan_level(name, inputs, embed_s) for name in options.levels]
+        load_adapters(engine, planned)
+        runnable = [p for p in planned if p.plan is not None]
+        outputs = generate_each_level(engine, generation_requests(runnable, options, on_token))
     generated = dict(zip((p.level for p in runnable), outputs, strict=True))
-    for p in planned:
-        comparison.results.append(
-            build_result(p, generated.get(p.level), runtime, embedder.count_tokens(query))
-        )
-    session.add(comparison)
-    session.commit()
+    comparison = store(session, record, query, options, planned, generated, runtime,
+                       query_tokens=embedder.count_tokens(query))
     return get_comparison(session, comparison.id)
 
 
 def plan_level(name: str, inputs: LevelInputs, embed_s: float) -> Planned:
+    """Let one level build its request. Its database work runs in a savepoint, so a level
+    whose SQL fails is rolled back alone and the comparison goes on."""
     level = get_level(name)
     started = time.perf_counter()
     try:
-        plan = level.plan(inputs)
+        with inputs.session.begin_nested():
+            plan = level.plan(inputs)
     except LevelUnavailable as error:
         return Planned(name, error=str(error))
     except Exception as error:
@@ -110,13 +107,47 @@ def plan_level(name: str, inputs: LevelInputs, embed_s: float) -> Planned:
     return Planned(name, plan=plan, prepare_s=prepare_s)
 
 
-def generate_each_level(engine, requests: list[GenerationRequest]) -> list:
+def load_adapters(engine: Engine, planned: list[Planned]) -> None:
+    """Make each plan's adapter usable by the engine (once per checksum; not counted as the
+    level's latency, since a server loads an adapter once and keeps it)."""
+    for p in planned:
+        adapter = p.plan.adapter if p.plan else None
+        if adapter is None:
+            continue
+        try:
+            engine.load_adapter(adapter.name, adapter.path, adapter.checksum)
+        except Exception as error:
+            log.exception("loading adapter %s failed", adapter.name)
+            p.plan, p.error = None, f"loading adapter {adapter.name!r} failed: {error}"
+
+
+def generation_requests(
+    runnable: list[Planned], options: ComparisonOptions, on_token: TokenSink | None
+) -> list[GenerationRequest]:
+    def sink(level: str):
+        return (lambda text: on_token(level, text)) if on_token else None
+
+    return [
+        GenerationRequest(
+            messages=p.plan.messages,
+            adapter=p.plan.adapter.name if p.plan.adapter else None,
+            max_new_tokens=options.max_new_tokens,
+            temperature=options.temperature,
+            on_token=sink(p.level),
+        )
+        for p in runnable
+    ]
+
+
+def generate_each_level(
+    engine: Engine, requests: list[GenerationRequest]
+) -> list[GenerationResult | Exception]:
     """One batch for all levels; if the batch fails, each request alone so that one broken
     request cannot take the others down. Failures come back as exceptions in their slot."""
     if not requests:
         return []
     try:
-        return engine.generate(requests)
+        return list(engine.generate(requests))
     except Exception:
         log.exception("batched generation failed; retrying level by level")
     outputs: list[GenerationResult | Exception] = []
@@ -128,21 +159,52 @@ def generate_each_level(engine, requests: list[GenerationRequest]) -> list:
     return outputs
 
 
-def build_result(
-    planned: Planned,
-    output: GenerationResult | Exception | None,
+def store(
+    session: Session,
+    scenario: Scenario,
+    query: str,
+    options: ComparisonOptions,
+    planned: list[Planned],
+    generated: dict[str, GenerationResult | Exception],
     runtime: Runtime,
+    *,
     query_tokens: int,
-) -> Result:
-    settings = runtime.settings
-    plan = planned.plan
+) -> Comparison:
+    shares = machine_shares(generated)
+    comparison = Comparison(scenario_id=scenario.id, query=query, settings=asdict(options))
+    for p in planned:
+        result = describe(p, runtime)
+        output = generated.get(p.level)
+        if isinstance(output, Exception):
+            result.error = f"{type(output).__name__}: {output}"
+        elif output is not None:
+            fill_generation(result, output, p, runtime.settings, shares[p.level], query_tokens)
+        comparison.results.append(result)
+    session.add(comparison)
+    session.commit()
+    return comparison
+
+
+def machine_shares(generated: dict[str, GenerationResult | Exception]) -> dict[str, float]:
+    """Seconds of the shared batch charged to each level: the batch's wall time split in
+    proportion to each level's tokens (so three levels in one batch are not billed thrice)."""
+    done = {lv: r for lv, r in generated.items() if isinstance(r, GenerationResult)}
+    if not done:
+        return {}
+    batch_s = max(r.first_token_s + r.generation_s for r in done.values())
+    tokens = {lv: r.prompt_tokens + r.completion_tokens for lv, r in done.items()}
+    total = sum(tokens.values()) or 1
+    return {lv: batch_s * n / total for lv, n in tokens.items()}
+
+
+def describe(planned: Planned, runtime: Runtime) -> Result:
+    """A result row with what produced it (and the level's error, if it could not run)."""
+    engine = runtime.engine
     result = Result(
-        level=planned.level,
-        engine=runtime.engine.name,
-        model=runtime.engine.model,
+        level=planned.level, engine=engine.name, model=engine.model, error=planned.error,
         latency_retrieval_ms=planned.prepare_s * 1000,
-        error=planned.error,
     )
+    plan = planned.plan
     if plan is not None:
         result.adapter = plan.adapter.name if plan.adapter else None
         result.adapter_checksum = plan.adapter.checksum if plan.adapter else None
@@ -151,17 +213,18 @@ def build_result(
         result.provenance = {
             **plan.provenance,
             "embedding_model": runtime.embedder.name,
-            "base_model": settings.base_model,
+            "base_model": runtime.settings.base_model,
         }
-    if isinstance(output, Exception):
-        result.error = f"{type(output).__name__}: {output}"
-    elif output is not None:
-        fill_generation(result, output, planned, settings, query_tokens)
     return result
 
 
 def fill_generation(
-    result: Result, output: GenerationResult, planned: Planned, settings, query_tokens: int
+    result: Result,
+    output: GenerationResult,
+    planned: Planned,
+    settings: Settings,
+    machine_s: float,
+    query_tokens: int,
 ) -> None:
     total_s = planned.prepare_s + output.first_token_s + output.generation_s
     result.output = output.text
@@ -176,7 +239,7 @@ def fill_generation(
         price=settings.price(planned.level),
         prompt_tokens=output.prompt_tokens,
         completion_tokens=output.completion_tokens,
-        seconds=total_s,
+        seconds=planned.prepare_s + machine_s,
         usd_per_hour=settings.compute_usd_per_hour,
         embedding_tokens=query_tokens if uses_embedding else 0,
         embedding_usd_per_mtok=settings.embedding_usd_per_mtok,

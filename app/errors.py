@@ -2,7 +2,8 @@
 
 AppError(status, message)          -> JSON {"detail": message} with that status
 ├── NotFound                       404: unknown scenario, comparison, ...
-└── NotReady                       503 + Retry-After: models still loading
+├── NotReady                       503 + Retry-After: models still loading
+└── Busy                           503 + Retry-After: too many comparisons waiting
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ class NotFound(AppError):
 class NotReady(AppError):
     status = 503
     headers = {"Retry-After": "10"}
+
+
+class Busy(AppError):
+    status = 503
+    headers = {"Retry-After": "5"}
 
 
 def install_handlers(app: FastAPI) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db.session import make_engine, make_sessionmaker, migrate
 from app.engine import Engine, load_engine
-from app.errors import NotReady
+from app.errors import Busy, NotReady
 from app.rag.embedding import Embedder
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ class Runtime:
         self.stage = "starting"
         self.load_error: str | None = None
         self._ready = threading.Event()
+        self._slots = threading.BoundedSemaphore(settings.max_pending_comparisons)
 
     def migrate(self) -> None:
         migrate(self.db)
@@ -91,6 +92,20 @@ class Runtime:
             detail = self.load_error or f"models are loading ({self.stage}); retry shortly"
             raise NotReady(detail)
         return self.embedder, self.engine
+
+    @contextmanager
+    def admission(self) -> Iterator[None]:
+        """A place among the comparisons running or waiting for the engine; Busy (HTTP 503)
+        when all `max_pending_comparisons` are taken, rather than an ever-growing queue."""
+        if not self._slots.acquire(blocking=False):
+            raise Busy(
+                f"{self.settings.max_pending_comparisons} comparisons are already running or "
+                "waiting; retry shortly"
+            )
+        try:
+            yield
+        finally:
+            self._slots.release()
 
     def close(self) -> None:
         self.db.dispose()

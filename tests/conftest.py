@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.pop("DATABASE_URL", None)  # the tests own their embedded database
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from app.config import Settings  # noqa: E402

@@ -163,3 +163,91 @@ def test_unknown_scenario_and_comparison_are_404(client, session):
     assert stored(session) == before
     assert client.get("/api/v1/comparisons/999999").status_code == 404
     assert client.get("/api/v1/comparisons/abc").status_code == 422
+
+
+def test_cost_is_tokens_at_the_level_price_plus_a_share_of_machine_time(
+    tent_comparison, runtime
+):
+    """What the levels are charged for machine time adds up to the batch's wall time plus
+    each level's retrieval: the shared batch is billed once, not once per level."""
+    from app.costs import compute_cost, token_cost
+
+    settings = runtime.settings
+    query_tokens = runtime.embedder.count_tokens(tent_comparison["query"])
+    charged_compute = 0.0
+    for result in tent_comparison["results"]:
+        tokens = token_cost(
+            settings.price(result["level"]), result["prompt_tokens"], result["completion_tokens"]
+        )
+        embedding = query_tokens * settings.embedding_usd_per_mtok / 1e6
+        if result["level"] == "finetune":
+            embedding = 0.0
+        assert result["cost_usd"] > tokens + embedding
+        charged_compute += result["cost_usd"] - tokens - embedding
+    latency = [r["latency_ms"] for r in tent_comparison["results"]]
+    machine_s = (
+        sum(lat["retrieval"] for lat in latency)
+        + max(lat["first_token"] + lat["generation"] for lat in latency)
+    ) / 1000
+    assert charged_compute == pytest.approx(
+        compute_cost(machine_s, settings.compute_usd_per_hour), rel=0.01
+    )
+
+
+def test_defaults_come_from_the_settings(tent_comparison, runtime):
+    stored = tent_comparison["settings"]
+    assert stored["max_new_tokens"] == runtime.settings.max_new_tokens
+    assert stored["temperature"] == runtime.settings.temperature
+    assert stored["levels"] == ["prompt", "rag", "finetune"]
+
+
+@pytest.mark.parametrize(
+    ("params", "path"),
+    [({"offset": 10**20}, "/api/v1/comparisons"), ({}, f"/api/v1/comparisons/{10**20}")],
+)
+def test_out_of_range_numbers_are_422(client, params, path):
+    assert client.get(path, params=params).status_code == 422
+
+
+def test_nul_characters_are_422(client, session):
+    before = stored(session)
+    for body in ({"query": "a\u0000b"}, {"query": "hi", "scenario": "north\u0000wind"}):
+        response = client.post("/api/v1/comparisons", json=body)
+        assert response.status_code == 422
+    assert stored(session) == before
+
+
+def test_a_level_whose_sql_fails_is_isolated_and_the_others_still_return(client, monkeypatch):
+    from sqlalchemy import text
+
+    from app.levels import base
+
+    class BrokenLevel(base.Level):
+        name = "broken"
+        description = "fails inside the database"
+
+        def plan(self, inputs):
+            inputs.session.execute(text("SELECT 1 / 0"))
+
+    monkeypatch.setitem(base.REGISTRY, "broken", BrokenLevel())
+    response = client.post(
+        "/api/v1/comparisons",
+        json={"query": "Do you price match?", "levels": ["broken", "rag"], "max_new_tokens": 8},
+    )
+    assert response.status_code == 201
+    results = by_level(response.json())
+    assert "division by zero" in results["broken"]["error"]
+    assert results["rag"]["error"] is None and results["rag"]["context"]
+
+
+def test_a_full_queue_answers_503_with_retry_after(client, runtime, session):
+    from contextlib import ExitStack
+
+    before = stored(session)
+    with ExitStack() as stack:
+        for _ in range(runtime.settings.max_pending_comparisons):
+            stack.enter_context(runtime.admission())
+        response = client.post("/api/v1/comparisons", json={"query": "hi"})
+    assert response.status_code == 503
+    assert int(response.headers["retry-after"]) > 0
+    assert stored(session) == before

@@ -39,7 +39,7 @@ def test_compare_table_shows_levels_side_by_side(cli_env):
         assert label in result.output
 
 
-def test_compare_rejects_an_unknown_level_before_loading_anything(cli_env):
+def test_compare_rejects_an_unknown_level(cli_env):
     result = cli_env.invoke(cli.app, ["compare", "hi", "--levels", "prompt,oracle"])
     assert result.exit_code == 2
     assert "oracle" in result.output

@@ -48,3 +48,15 @@ def test_libpq_urls_get_the_psycopg3_driver():
     assert sqlalchemy_url("postgresql://u:p@h:5432/d") == "postgresql+psycopg://u:p@h:5432/d"
     assert sqlalchemy_url("postgres://u@/d?host=/tmp") == "postgresql+psycopg://u@/d?host=/tmp"
     assert sqlalchemy_url("postgresql+psycopg://x/y") == "postgresql+psycopg://x/y"
+
+
+def test_models_and_migrations_agree(runtime):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from app.db.models import Base
+
+    with runtime.db.connect() as connection:
+        context = MigrationContext.configure(connection)
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == []

@@ -23,7 +23,7 @@ def adapter_name(runtime):
     with runtime.session() as session:
         scenario = session.scalar(select(Scenario).where(Scenario.slug == "northwind"))
         adapter = scenario.active_adapter
-        runtime.engine.load_adapter(adapter.name, adapter.path)
+        runtime.engine.load_adapter(adapter.name, adapter.path, adapter.checksum)
         return adapter.name
 
 
@@ -80,6 +80,8 @@ def test_row_stops_at_its_own_max_new_tokens(runtime):
     )
     assert short.completion_tokens == 3
     assert long.completion_tokens > 3
+    assert short.generation_s < long.generation_s  # each row's own finishing time
+    assert short.first_token_s == long.first_token_s  # one prefill for the batch
 
 
 def test_streamed_tokens_add_up_to_the_output(runtime):

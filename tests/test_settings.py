@@ -26,7 +26,9 @@ def test_defaults_point_at_the_packaged_models():
 def test_environment_overrides(monkeypatch):
     monkeypatch.setenv("TRITUNE_TOP_K", "5")
     monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db/x")
-    monkeypatch.setenv("TRITUNE_PRICES", '{"prompt": {"input_usd_per_mtok": 1, "output_usd_per_mtok": 2}}')
+    monkeypatch.setenv(
+        "TRITUNE_PRICES", '{"prompt": {"input_usd_per_mtok": 1, "output_usd_per_mtok": 2}}'
+    )
     settings = Settings(_env_file=None)
     assert settings.top_k == 5
     assert settings.database_url == "postgresql://u:p@db/x"
@@ -35,7 +37,9 @@ def test_environment_overrides(monkeypatch):
 
 
 def test_setting_one_price_keeps_the_other_defaults(monkeypatch):
-    monkeypatch.setenv("TRITUNE_PRICES", '{"rag": {"input_usd_per_mtok": 9, "output_usd_per_mtok": 9}}')
+    monkeypatch.setenv(
+        "TRITUNE_PRICES", '{"rag": {"input_usd_per_mtok": 9, "output_usd_per_mtok": 9}}'
+    )
     settings = Settings(_env_file=None)
     assert settings.price("rag").input_usd_per_mtok == 9
     assert settings.price("finetune").input_usd_per_mtok == 0.30

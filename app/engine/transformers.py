@@ -117,11 +117,11 @@ class TransformersEngine(Engine):
     def has_adapter(self, name: str) -> bool:
         return name in self._adapters
 
-    def load_adapter(self, name: str, path: str) -> None:
+    def load_adapter(self, name: str, path: str, checksum: str) -> None:
         from peft import PeftModel
 
         with self._lock:
-            if self._adapters.get(name) == path:
+            if self._adapters.get(name) == checksum:
                 return
             if name in self._adapters:  # same name, new files: replace it
                 self._model.delete_adapter(name)
@@ -130,7 +130,7 @@ class TransformersEngine(Engine):
             else:
                 self._model = PeftModel.from_pretrained(self._model, path, adapter_name=name)
             self._model.eval()
-            self._adapters[name] = path
+            self._adapters[name] = checksum
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
@@ -145,6 +145,12 @@ class TransformersEngine(Engine):
         return [results[i] for i in range(len(requests))]
 
     def generate_batch(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        # One lock for the whole call: which adapters exist decides `adapter_names`, and an
+        # adapter loaded meanwhile by another thread must not change that under us.
+        with self._lock:
+            return self._generate_locked(requests)
+
+    def _generate_locked(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         for request in requests:
             if request.adapter and request.adapter not in self._adapters:
                 raise KeyError(f"adapter {request.adapter!r} is not loaded")
@@ -157,7 +163,7 @@ class TransformersEngine(Engine):
         kwargs = self.sampling_kwargs(requests[0].temperature)
         if self._adapters:
             kwargs["adapter_names"] = [r.adapter or BASE_ADAPTER for r in requests]
-        with self._lock, torch.inference_mode():
+        with torch.inference_mode():
             started = time.perf_counter()
             output = self._model.generate(
                 **encoded,

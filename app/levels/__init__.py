@@ -1,6 +1,10 @@
 """Customisation levels behind one interface (`base.Level`), looked up by name."""
 
-from app.levels import finetune, prompt, rag  # noqa: F401  (modules register themselves)
+# The modules register themselves on import; this order (cheapest level first, as the
+# levels are usually weighed) is the default order of a comparison's results.
+# isort: off
+from app.levels import prompt, rag, finetune  # noqa: F401
+# isort: on
 from app.levels.base import (
     REGISTRY,
     Level,

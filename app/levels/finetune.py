@@ -18,7 +18,11 @@ class FinetuneLevel(Level):
         adapter = self.choose_adapter(inputs)
         if not usable(adapter):
             raise LevelUnavailable(f"adapter {adapter.name!r} has no files at {adapter.path}")
-        inputs.engine.load_adapter(adapter.name, adapter.path)
+        if adapter.base_model != inputs.settings.base_model:
+            raise LevelUnavailable(
+                f"adapter {adapter.name!r} was trained on {adapter.base_model}, "
+                f"not on the configured base model {inputs.settings.base_model}"
+            )
         return LevelPlan(
             messages=[{"role": "user", "content": inputs.query}],
             adapter=adapter,

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from app.db.models import Example
 from app.finetune.dataset import latest_dataset
 from app.levels.base import Level, LevelInputs, LevelPlan, register
+from app.rag.search import filtered_hnsw_scan
 
 
 @register
@@ -21,6 +22,7 @@ class PromptLevel(Level):
         dataset = latest_dataset(inputs.session, inputs.scenario.id)
         examples: list[dict] = []
         if dataset is not None and inputs.few_shot_k > 0:
+            filtered_hnsw_scan(inputs.session, inputs.settings.hnsw_ef_search)
             distance = Example.embedding.cosine_distance(inputs.query_embedding)
             rows = inputs.session.execute(
                 select(Example, distance)

@@ -11,7 +11,7 @@ import numpy as np
 class Embedder:
     """Wraps one sentence-transformers model; safe to share between threads."""
 
-    def __init__(self, model: str, threads: int | None = None) -> None:
+    def __init__(self, model: str) -> None:
         from sentence_transformers import SentenceTransformer
 
         self.model_path = model
@@ -33,4 +33,7 @@ class Embedder:
         return self.embed([text])[0]
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
+        # Under the lock: a fast tokenizer switches its padding state on every call, and
+        # two threads doing so at once fail ("Already borrowed").
+        with self._lock:
+            return len(self.tokenizer.encode(text, add_special_tokens=False))

@@ -71,6 +71,14 @@ class ChunkHit:
     keyword_score: float | None
 
 
+def filtered_hnsw_scan(session: Session, ef_search: int) -> None:
+    """Per-transaction HNSW settings for a search filtered by scenario. Iterative scans
+    (pgvector 0.8) let the index keep going when the filter discards rows, so the search still
+    fills its LIMIT; strict order keeps the distances sorted for the ranks computed on them."""
+    session.execute(text(f"SET LOCAL hnsw.ef_search = {int(ef_search)}"))
+    session.execute(text("SET LOCAL hnsw.iterative_scan = strict_order"))
+
+
 def vector_literal(vector: np.ndarray) -> str:
     return "[" + ",".join(f"{x:.7f}" for x in vector.tolist()) + "]"
 
@@ -87,10 +95,7 @@ def hybrid_search(
     ef_search: int = 80,
 ) -> list[ChunkHit]:
     """The `k` best chunks of a scenario for `query` by RRF over vector and keyword ranks."""
-    # SET LOCAL keeps these to this transaction; iterative scans let the HNSW index keep
-    # going when the scenario filter discards rows, so a filtered search still fills its LIMIT.
-    session.execute(text(f"SET LOCAL hnsw.ef_search = {int(ef_search)}"))
-    session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+    filtered_hnsw_scan(session, ef_search)
     rows = session.execute(
         HYBRID_SQL,
         {
