@@ -121,9 +121,7 @@ def train_demo(
 def compare(
     query: Annotated[str, typer.Argument(help="Question or ticket.")],
     scenario: Annotated[str, typer.Option(help="Scenario slug.")] = "northwind",
-    levels: Annotated[
-        str, typer.Option(help="Comma-separated levels.")
-    ] = "prompt,rag,finetune",
+    levels: Annotated[str, typer.Option(help="Comma-separated levels.")] = "prompt,rag,finetune",
     max_new_tokens: Annotated[
         int | None, typer.Option(min=1, max=1024, help="Default: the setting.")
     ] = None,

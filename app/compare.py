@@ -76,17 +76,31 @@ def run_comparison(
         embedding = embedder.embed_one(query)
         embed_s = time.perf_counter() - started
         inputs = LevelInputs(
-            session=session, scenario=record, query=query, query_embedding=embedding,
-            settings=runtime.settings, engine=engine, top_k=options.top_k,
-            few_shot_k=options.few_shot_k, adapter=options.adapter,
+            session=session,
+            scenario=record,
+            query=query,
+            query_embedding=embedding,
+            settings=runtime.settings,
+            engine=engine,
+            top_k=options.top_k,
+            few_shot_k=options.few_shot_k,
+            adapter=options.adapter,
         )
         planned = [plan_level(name, inputs, embed_s) for name in options.levels]
         load_adapters(engine, planned)
         runnable = [p for p in planned if p.plan is not None]
         outputs = generate_each_level(engine, generation_requests(runnable, options, on_token))
     generated = dict(zip((p.level for p in runnable), outputs, strict=True))
-    comparison = store(session, record, query, options, planned, generated, runtime,
-                       query_tokens=embedder.count_tokens(query))
+    comparison = store(
+        session,
+        record,
+        query,
+        options,
+        planned,
+        generated,
+        runtime,
+        query_tokens=embedder.count_tokens(query),
+    )
     return get_comparison(session, comparison.id)
 
 
@@ -201,7 +215,10 @@ def describe(planned: Planned, runtime: Runtime) -> Result:
     """A result row with what produced it (and the level's error, if it could not run)."""
     engine = runtime.engine
     result = Result(
-        level=planned.level, engine=engine.name, model=engine.model, error=planned.error,
+        level=planned.level,
+        engine=engine.name,
+        model=engine.model,
+        error=planned.error,
         latency_retrieval_ms=planned.prepare_s * 1000,
     )
     plan = planned.plan

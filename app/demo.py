@@ -81,9 +81,7 @@ def load_demo(
     return scenario
 
 
-def demo_adapter_name(
-    dataset_sha256: str, config: TrainConfig, limit: int, base_model: str
-) -> str:
+def demo_adapter_name(dataset_sha256: str, config: TrainConfig, limit: int, base_model: str) -> str:
     """Names the adapter after everything that shapes it: the dataset, the training config
     and code, the example limit and the base model. A change to any of them trains anew."""
     recipe = hashlib.sha256()

@@ -31,7 +31,10 @@ def timed(runtime: Runtime, query: str, levels: list[str], max_new_tokens: int):
     with runtime.session() as session:
         started = time.perf_counter()
         comparison = run_comparison(
-            session=session, runtime=runtime, scenario="northwind", query=query,
+            session=session,
+            runtime=runtime,
+            scenario="northwind",
+            query=query,
             options=ComparisonOptions(levels=levels, max_new_tokens=max_new_tokens),
         )
         wall = time.perf_counter() - started
@@ -54,13 +57,15 @@ def main() -> None:
         for _ in range(args.repeats):
             wall_all, results = timed(runtime, query, list(LEVELS), args.max_new_tokens)
             alone = {lv: timed(runtime, query, [lv], args.max_new_tokens)[0] for lv in LEVELS}
-            rows.append({
-                "query": query,
-                "all_levels_s": wall_all,
-                "alone_s": alone,
-                "per_level_total_ms": {lv: r.latency_total_ms for lv, r in results.items()},
-                "completion_tokens": {lv: r.completion_tokens for lv, r in results.items()},
-            })
+            rows.append(
+                {
+                    "query": query,
+                    "all_levels_s": wall_all,
+                    "alone_s": alone,
+                    "per_level_total_ms": {lv: r.latency_total_ms for lv, r in results.items()},
+                    "completion_tokens": {lv: r.completion_tokens for lv, r in results.items()},
+                }
+            )
     report = summarise(rows, runtime, args)
     print_table(report)
     out = Path(__file__).resolve().parent / "results"
@@ -91,16 +96,20 @@ def summarise(rows, runtime, args) -> dict:
 
 
 def print_table(report: dict) -> None:
-    print(f"\n{report['engine']} / {report['model']} / {report['machine']}, "
-          f"max_new_tokens={report['max_new_tokens']}, {report['runs']} runs (medians)")
+    print(
+        f"\n{report['engine']} / {report['model']} / {report['machine']}, "
+        f"max_new_tokens={report['max_new_tokens']}, {report['runs']} runs (medians)"
+    )
     print(f"{'':28}{'prompt':>10}{'rag':>10}{'finetune':>10}")
     totals = report["median_level_total_ms"]
     alone = report["median_alone_s"]
     print(f"{'level latency in comparison':28}" + "".join(f"{totals[lv]:>8}ms" for lv in LEVELS))
     print(f"{'level alone (wall)':28}" + "".join(f"{alone[lv] * 1000:>8.0f}ms" for lv in LEVELS))
-    print(f"three levels in one comparison: {report['median_all_levels_s'] * 1000:.0f} ms = "
-          f"{report['ratio_all_vs_slowest_alone']}x the slowest level alone "
-          f"(goal <= {report['ratio_goal']}x)")
+    print(
+        f"three levels in one comparison: {report['median_all_levels_s'] * 1000:.0f} ms = "
+        f"{report['ratio_all_vs_slowest_alone']}x the slowest level alone "
+        f"(goal <= {report['ratio_goal']}x)"
+    )
 
 
 if __name__ == "__main__":

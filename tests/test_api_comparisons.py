@@ -56,9 +56,7 @@ def test_each_level_records_what_it_used(tent_comparison):
 
 def test_a_ticket_gets_triage_json_from_the_finetune_level(client):
     ticket = "My Kestrel 2 tent arrived with a torn rainfly. I leave for a trip on Friday!"
-    response = client.post(
-        "/api/v1/comparisons", json={"query": ticket, "levels": ["finetune"]}
-    )
+    response = client.post("/api/v1/comparisons", json={"query": ticket, "levels": ["finetune"]})
     assert response.status_code == 201
     [result] = response.json()["results"]
     triage = json.loads(result["output"])
@@ -110,8 +108,12 @@ def test_one_level_only(client):
 def test_a_level_that_cannot_run_reports_its_error_and_the_others_still_return(client):
     response = client.post(
         "/api/v1/comparisons",
-        json={"query": "Hello?", "levels": ["prompt", "finetune"], "adapter": "missing",
-              "max_new_tokens": 8},
+        json={
+            "query": "Hello?",
+            "levels": ["prompt", "finetune"],
+            "adapter": "missing",
+            "max_new_tokens": 8,
+        },
     )
     assert response.status_code == 201
     results = by_level(response.json())
@@ -165,9 +167,7 @@ def test_unknown_scenario_and_comparison_are_404(client, session):
     assert client.get("/api/v1/comparisons/abc").status_code == 422
 
 
-def test_cost_is_tokens_at_the_level_price_plus_a_share_of_machine_time(
-    tent_comparison, runtime
-):
+def test_cost_is_tokens_at_the_level_price_plus_a_share_of_machine_time(tent_comparison, runtime):
     """What the levels are charged for machine time adds up to the batch's wall time plus
     each level's retrieval: the shared batch is billed once, not once per level."""
     from app.costs import compute_cost, token_cost

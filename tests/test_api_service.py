@@ -20,8 +20,14 @@ def test_health_and_readiness(client):
 def test_openapi_documents_the_contract_with_examples(client):
     schema = client.get("/openapi.json").json()
     paths = schema["paths"]
-    for path in ("/api/v1/comparisons", "/api/v1/comparisons/{comparison_id}",
-                 "/api/v1/comparisons/export", "/api/v1/scenarios", "/healthz", "/readyz"):
+    for path in (
+        "/api/v1/comparisons",
+        "/api/v1/comparisons/{comparison_id}",
+        "/api/v1/comparisons/export",
+        "/api/v1/scenarios",
+        "/healthz",
+        "/readyz",
+    ):
         assert path in paths
     assert "201" in paths["/api/v1/comparisons"]["post"]["responses"]
     create = schema["components"]["schemas"]["ComparisonCreate"]

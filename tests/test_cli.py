@@ -19,11 +19,18 @@ def cli_env(runtime, monkeypatch):
 def test_compare_json_prints_the_stored_comparison(cli_env, client):
     result = cli_env.invoke(
         cli.app,
-        ["compare", "How many days do I have to return a tent?", "--levels", "rag,finetune",
-         "--max-new-tokens", "32", "--json"],
+        [
+            "compare",
+            "How many days do I have to return a tent?",
+            "--levels",
+            "rag,finetune",
+            "--max-new-tokens",
+            "32",
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
-    printed = json.loads(result.output[result.output.index("{"):])
+    printed = json.loads(result.output[result.output.index("{") :])
     assert [r["level"] for r in printed["results"]] == ["rag", "finetune"]
     stored = client.get(f"/api/v1/comparisons/{printed['id']}").json()
     assert stored["query"] == printed["query"]
@@ -31,8 +38,8 @@ def test_compare_json_prints_the_stored_comparison(cli_env, client):
 
 def test_compare_table_shows_levels_side_by_side(cli_env):
     result = cli_env.invoke(
-        cli.app, ["compare", "Do you price match?", "--levels", "prompt,rag",
-                  "--max-new-tokens", "16"],
+        cli.app,
+        ["compare", "Do you price match?", "--levels", "prompt,rag", "--max-new-tokens", "16"],
     )
     assert result.exit_code == 0, result.output
     for label in ("prompt", "rag", "latency ms", "tokens in/out", "/ 1k queries"):

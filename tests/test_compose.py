@@ -24,7 +24,10 @@ def compose_command() -> list[str] | None:
 def test_compose_file_is_valid_and_wires_the_app_to_pgvector():
     result = subprocess.run(
         [*compose_command(), "-f", "docker-compose.yml", "config"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)

@@ -19,7 +19,12 @@ def test_compute_cost_is_per_hour_of_wall_clock():
 
 def test_query_cost_adds_tokens_compute_and_embedding():
     cost = query_cost(
-        price=PRICE, prompt_tokens=1000, completion_tokens=100, seconds=36,
-        usd_per_hour=0.10, embedding_tokens=10_000, embedding_usd_per_mtok=0.02,
+        price=PRICE,
+        prompt_tokens=1000,
+        completion_tokens=100,
+        seconds=36,
+        usd_per_hour=0.10,
+        embedding_tokens=10_000,
+        embedding_usd_per_mtok=0.02,
     )
     assert cost == pytest.approx(0.00015 + 0.00006 + 0.001 + 0.0002)

@@ -13,8 +13,9 @@ def write(tmp_path, lines):
     return path
 
 
-GOOD = json.dumps({"messages": [{"role": "user", "content": "q"},
-                                {"role": "assistant", "content": "a"}]})
+GOOD = json.dumps(
+    {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+)
 
 
 def test_good_lines_and_blank_lines(tmp_path):
@@ -28,10 +29,28 @@ def test_good_lines_and_blank_lines(tmp_path):
         ("{not json", "not JSON"),
         (json.dumps({"prompt": "q"}), "'messages'"),
         (json.dumps({"messages": [{"role": "robot", "content": "x"}]}), "role"),
-        (json.dumps({"messages": [{"role": "user", "content": " "},
-                                  {"role": "assistant", "content": "a"}]}), "empty content"),
-        (json.dumps({"messages": [{"role": "assistant", "content": "a"},
-                                  {"role": "user", "content": "q"}]}), "must end"),
+        (
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "user", "content": " "},
+                        {"role": "assistant", "content": "a"},
+                    ]
+                }
+            ),
+            "empty content",
+        ),
+        (
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "assistant", "content": "a"},
+                        {"role": "user", "content": "q"},
+                    ]
+                }
+            ),
+            "must end",
+        ),
     ],
 )
 def test_bad_line_names_file_line_and_reason(tmp_path, line, reason):

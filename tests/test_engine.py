@@ -14,8 +14,16 @@ TICKET = (
     "I'm really disappointed. Can I get it fixed or replaced?"
 )
 TRIAGE_KEYS = {"category", "priority", "product", "sentiment", "reply"}
-CATEGORIES = {"return", "warranty", "shipping", "order_status", "product_question", "billing",
-              "account", "feedback"}
+CATEGORIES = {
+    "return",
+    "warranty",
+    "shipping",
+    "order_status",
+    "product_question",
+    "billing",
+    "account",
+    "feedback",
+}
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +83,10 @@ def test_token_counts_and_timings(runtime):
 
 def test_row_stops_at_its_own_max_new_tokens(runtime):
     short, long = runtime.engine.generate(
-        [ask("Write a long story about a mountain.", max_new_tokens=3),
-         ask("Write a long story about a mountain.", max_new_tokens=30)]
+        [
+            ask("Write a long story about a mountain.", max_new_tokens=3),
+            ask("Write a long story about a mountain.", max_new_tokens=30),
+        ]
     )
     assert short.completion_tokens == 3
     assert long.completion_tokens > 3

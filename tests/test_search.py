@@ -9,8 +9,11 @@ from app.rag.search import hybrid_search
 def search(runtime, session, query, k=5):
     scenario = session.scalar(select(Scenario).where(Scenario.slug == "northwind"))
     return hybrid_search(
-        session, scenario_id=scenario.id, query=query,
-        embedding=runtime.embedder.embed_one(query), k=k,
+        session,
+        scenario_id=scenario.id,
+        query=query,
+        embedding=runtime.embedder.embed_one(query),
+        k=k,
     )
 
 

@@ -44,8 +44,11 @@ def test_a_short_run_saves_a_peft_adapter_with_its_record(settings, examples, tm
     config = TrainConfig(micro_batch_size=4, max_seq_len=128, lora_r=4)
     steps = []
     result = train_lora(
-        base_model=settings.base_model, examples=examples[:8], config=config,
-        output_dir=tmp_path / "adapter", progress=steps.append,
+        base_model=settings.base_model,
+        examples=examples[:8],
+        config=config,
+        output_dir=tmp_path / "adapter",
+        progress=steps.append,
     )
     assert [s.step for s in steps] == [1, 2] and steps[-1].total_steps == 2
     assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
@@ -58,15 +61,24 @@ def test_a_short_run_saves_a_peft_adapter_with_its_record(settings, examples, tm
 def test_a_failing_run_leaves_nothing_behind(settings, examples, tmp_path):
     config = TrainConfig(target_modules=["no_such_module"])
     with pytest.raises(ValueError):
-        train_lora(base_model=settings.base_model, examples=examples[:4], config=config,
-                   output_dir=tmp_path / "adapter")
+        train_lora(
+            base_model=settings.base_model,
+            examples=examples[:4],
+            config=config,
+            output_dir=tmp_path / "adapter",
+        )
     assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("lora_r", 0), ("lora_r", 1000), ("learning_rate", 0), ("num_epochs", 0),
-     ("micro_batch_size", 0)],
+    [
+        ("lora_r", 0),
+        ("lora_r", 1000),
+        ("learning_rate", 0),
+        ("num_epochs", 0),
+        ("micro_batch_size", 0),
+    ],
 )
 def test_bad_config_values_are_rejected_naming_the_field(field, value):
     with pytest.raises(ValueError, match=field):
@@ -75,16 +87,22 @@ def test_bad_config_values_are_rejected_naming_the_field(field, value):
 
 def test_no_examples_is_an_error(settings, tmp_path):
     with pytest.raises(ValueError, match="no training examples"):
-        train_lora(base_model=settings.base_model, examples=[], config=TrainConfig(),
-                   output_dir=tmp_path / "adapter")
+        train_lora(
+            base_model=settings.base_model,
+            examples=[],
+            config=TrainConfig(),
+            output_dir=tmp_path / "adapter",
+        )
 
 
 def test_chat_example_prompt_is_the_last_user_turn():
-    example = ChatExample([
-        {"role": "system", "content": "s"},
-        {"role": "user", "content": "first"},
-        {"role": "assistant", "content": "a"},
-        {"role": "user", "content": "second"},
-        {"role": "assistant", "content": "b"},
-    ])
+    example = ChatExample(
+        [
+            {"role": "system", "content": "s"},
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "a"},
+            {"role": "user", "content": "second"},
+            {"role": "assistant", "content": "b"},
+        ]
+    )
     assert example.prompt == "second" and example.completion == "b"

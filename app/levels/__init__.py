@@ -4,6 +4,7 @@
 # levels are usually weighed) is the default order of a comparison's results.
 # isort: off
 from app.levels import prompt, rag, finetune  # noqa: F401
+
 # isort: on
 from app.levels.base import (
     REGISTRY,
