@@ -86,23 +86,32 @@ def train_demo_adapter(runtime, limit: int | None, force: bool) -> None:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task("train", total=None, loss=float("nan"), speed=0.0)
+    progress = Progress(*columns, console=console)
+    task = progress.add_task("train", total=None, loss=float("nan"), speed=0.0)
+    waiting = console.status("checking the demo adapter")
+    waiting.start()
 
-        def report(step) -> None:
-            progress.update(
-                task,
-                completed=step.step,
-                total=step.total_steps,
-                loss=step.loss,
-                speed=step.examples_per_s,
-            )
+    def report(step) -> None:
+        if not progress.live.is_started:  # first report: the base model is loaded
+            waiting.stop()
+            progress.start()
+        progress.update(
+            task,
+            completed=step.step,
+            total=step.total_steps,
+            loss=step.loss,
+            speed=step.examples_per_s,
+        )
 
+    try:
         with runtime.session() as session:
             name, trained = ensure_demo_adapter(
                 session, runtime.settings, limit=limit, force=force, progress=report
             )
             session.commit()
+    finally:
+        waiting.stop()
+        progress.stop()
     console.print(f"[bold]adapter[/] {name} " + ("trained" if trained else "already in place"))
 
 

@@ -50,7 +50,7 @@ def test_a_short_run_saves_a_peft_adapter_with_its_record(settings, examples, tm
         output_dir=tmp_path / "adapter",
         progress=steps.append,
     )
-    assert [s.step for s in steps] == [1, 2] and steps[-1].total_steps == 2
+    assert [s.step for s in steps] == [0, 1, 2] and steps[-1].total_steps == 2
     assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
     record = json.loads((tmp_path / "adapter" / TRAINING_RECORD).read_text())
     assert record["config"]["lora_r"] == 4 and record["metrics"]["steps"] == 2

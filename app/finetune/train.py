@@ -187,6 +187,8 @@ def train_lora(
         optimizer, max(1, int(total_steps * config.warmup_ratio)), total_steps
     )
     model.train()
+    if progress:
+        progress(StepReport(0, total_steps, float("nan"), 0.0))
     started = time.perf_counter()
     losses: list[float] = []
     seen = 0
