@@ -17,9 +17,11 @@ import time
 from pathlib import Path
 
 from app.compare import ComparisonOptions, run_comparison
-from app.config import LEVELS, get_settings
+from app.config import get_settings
+from app.levels import level_names
 from app.runtime import Runtime
 
+LEVELS = level_names()
 QUERIES = [
     "How many days do I have to return a tent?",
     "My Kestrel 2 tent arrived with a torn rainfly and I leave on Friday. What now?",
