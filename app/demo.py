@@ -81,12 +81,18 @@ def load_demo(
     return scenario
 
 
+def model_identity(base_model: str) -> str:
+    """A model file by name and size (not path: a moved virtualenv is the same model)."""
+    path = Path(base_model)
+    return f"{path.name}:{path.stat().st_size}" if path.is_file() else base_model
+
+
 def demo_adapter_name(dataset_sha256: str, config: TrainConfig, limit: int, base_model: str) -> str:
     """Names the adapter after everything that shapes it: the dataset, the training config
     and code, the example limit and the base model. A change to any of them trains anew."""
     recipe = hashlib.sha256()
     recipe.update(json.dumps(asdict(config), sort_keys=True).encode())
-    recipe.update(f"{limit}|{base_model}".encode())
+    recipe.update(f"{limit}|{model_identity(base_model)}".encode())
     recipe.update(Path(train_module.__file__).read_bytes())
     return f"{SLUG}-demo-{dataset_sha256[:8]}-{recipe.hexdigest()[:6]}"
 
