@@ -4,6 +4,9 @@ AppError(status, message)          -> JSON {"detail": message} with that status
 ├── NotFound                       404: unknown scenario, comparison, ...
 ├── NotReady                       503 + Retry-After: models still loading
 └── Busy                           503 + Retry-After: too many comparisons waiting
+
+The API (`/api`, `/healthz`, `/readyz`) answers errors as JSON; browser pages get a friendly
+error page, and htmx requests the `_partials/error.html` fragment.
 """
 
 from __future__ import annotations
@@ -11,9 +14,17 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
+JSON_PATHS = ("/api", "/healthz", "/readyz", "/docs", "/redoc", "/openapi.json", "/metrics")
+TITLES = {404: "Not found", 422: "Bad request", 500: "Something went wrong", 503: "Not ready"}
 
 
 class AppError(Exception):
@@ -39,12 +50,44 @@ class Busy(AppError):
     headers = {"Retry-After": "5"}
 
 
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith(JSON_PATHS)
+
+
+def error_page(request: Request, status: int, message: str, headers: dict | None = None):
+    """The error page, or its fragment for htmx (the templates load only when needed)."""
+    from app.web.render import render
+
+    context = {"status": status, "title": TITLES.get(status, "Error"), "message": message}
+    response = render(request, "error.html", "_partials/error.html", context, status)
+    response.headers.update(headers or {})
+    return response
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
-    async def app_error(request: Request, error: AppError) -> JSONResponse:
-        return JSONResponse({"detail": error.message}, error.status, headers=error.headers)
+    async def app_error(request: Request, error: AppError):
+        if wants_json(request):
+            return JSONResponse({"detail": error.message}, error.status, headers=error.headers)
+        return error_page(request, error.status, error.message, error.headers)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException):
+        if wants_json(request):
+            return await http_exception_handler(request, error)
+        message = "There is no such page." if error.status_code == 404 else str(error.detail)
+        return error_page(request, error.status_code, message, error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError):
+        if wants_json(request):
+            return await request_validation_exception_handler(request, error)
+        fields = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in error.errors())
+        return error_page(request, 422, f"The address has a bad value ({fields}).")
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+    async def unexpected(request: Request, error: Exception):
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "internal error; see the server log"}, 500)
+        if wants_json(request):
+            return JSONResponse({"detail": "internal error; see the server log"}, 500)
+        return error_page(request, 500, "An unexpected error happened; see the server log.")

@@ -6,11 +6,15 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from app.api import comparisons, health, scenarios
 from app.config import Settings, get_settings
 from app.errors import install_handlers
 from app.runtime import Runtime
+from app.web import compare, history
+from app.web import scenarios as scenario_pages
+from app.web.render import STATIC
 
 DESCRIPTION = """
 Run one query through a **few-shot prompt**, a **pgvector RAG pipeline** and a
@@ -35,8 +39,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     app = FastAPI(title="TriTune", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_handlers(app)
-    for module in (health, scenarios, comparisons):
+    for module in (health, scenarios, comparisons, compare, history, scenario_pages):
         app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.db.models import Chunk, Comparison, Dataset, Document, Example, Scenario
+from app.db.models import Adapter, Chunk, Comparison, Dataset, Document, Example, Scenario
 from app.errors import NotFound
 
 
@@ -37,6 +37,14 @@ def scenario_counts(session: Session, scenario_id: int) -> dict[str, int]:
     }
 
 
+def list_adapters(session: Session, *, scenario_id: int | None = None) -> list[Adapter]:
+    """Adapters, newest first (of one scenario, or all)."""
+    statement = select(Adapter).order_by(Adapter.created_at.desc(), Adapter.id.desc())
+    if scenario_id is not None:
+        statement = statement.where(Adapter.scenario_id == scenario_id)
+    return list(session.scalars(statement))
+
+
 def get_comparison(session: Session, comparison_id: int) -> Comparison:
     comparison = session.scalar(comparisons_query().where(Comparison.id == comparison_id))
     if comparison is None:
@@ -44,22 +52,30 @@ def get_comparison(session: Session, comparison_id: int) -> Comparison:
     return comparison
 
 
-def comparisons_query(scenario: str | None = None) -> Select:
+def comparisons_query(scenario: str | None = None, text: str | None = None) -> Select:
     statement = select(Comparison).options(
         selectinload(Comparison.results), selectinload(Comparison.scenario)
     )
     if scenario:
         statement = statement.join(Scenario).where(Scenario.slug == scenario)
+    if text:
+        statement = statement.where(Comparison.query.ilike(f"%{like_escape(text)}%", escape="\\"))
     return statement
 
 
+def like_escape(text: str) -> str:
+    """`text` matched literally by LIKE: its `%`, `_` and backslashes escaped."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def list_comparisons(
-    session: Session, *, scenario: str | None, limit: int, offset: int
+    session: Session, *, scenario: str | None, limit: int, offset: int, q: str | None = None
 ) -> tuple[list[Comparison], int]:
-    """A page of comparisons, newest first, and the total matching."""
+    """A page of comparisons, newest first, and the total matching (`q`: text in the query,
+    case-insensitive)."""
     if scenario:
         get_scenario(session, scenario)
-    statement = comparisons_query(scenario)
+    statement = comparisons_query(scenario, q)
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     page = session.scalars(
         statement.order_by(Comparison.created_at.desc(), Comparison.id.desc())

@@ -1,0 +1,48 @@
+"""The compare form: its fields become a `ComparisonCreate`, validated by the API's rules."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from fastapi import Request
+from pydantic import ValidationError
+
+from app.api.schemas import ComparisonCreate
+from app.compare import ComparisonOptions
+
+FIELDS = set(ComparisonCreate.model_fields)
+
+
+async def form_fields(request: Request) -> dict[str, Any]:
+    """The submitted form: known fields only, blank settings meaning 'the default' (a blank
+    query stays, so that its error says it is empty)."""
+    form = await request.form()
+    submitted: dict[str, Any] = {
+        name: value.strip()
+        for name, value in form.items()
+        if name in FIELDS - {"levels"}
+        and isinstance(value, str)
+        and (value.strip() or name == "query")
+    }
+    submitted["levels"] = form.getlist("levels")
+    return submitted
+
+
+def error_messages(error: ValidationError) -> list[str]:
+    """One line per field, as a person reads it: `max_new_tokens: ... less than or equal ...`."""
+    lines = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "form"
+        lines.append(f"{field}: {item['msg'].removeprefix('Value error, ')}")
+    return lines
+
+
+def options_of(body: ComparisonCreate) -> ComparisonOptions:
+    return ComparisonOptions(**body.model_dump(exclude={"query", "scenario"}))
+
+
+def stored_options(settings: dict[str, Any]) -> ComparisonOptions:
+    """The options a stored comparison ran with (unknown keys from older rows ignored)."""
+    names = {f.name for f in fields(ComparisonOptions)}
+    return ComparisonOptions(**{k: v for k, v in settings.items() if k in names})

@@ -1,0 +1,44 @@
+"""Templates and how routes answer with them: the page, or only its fragment for htmx."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+
+from app.web import chart
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = ROOT / "templates"
+STATIC = ROOT / "static"
+
+
+def readiness(request: Request) -> dict[str, Any]:
+    """Every page shows a banner while the models load."""
+    runtime = request.app.state.runtime
+    return {"runtime_ready": runtime.ready, "runtime_stage": runtime.load_error or runtime.stage}
+
+
+def ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.0f} ms"
+
+
+def usd(value: float | None) -> str:
+    return "–" if value is None else f"${value:.6f}"
+
+
+templates = Jinja2Templates(directory=TEMPLATES, context_processors=[readiness])
+templates.env.filters.update(ms=ms, usd=usd)
+templates.env.globals.update(latency_chart=chart.latency_chart, cost_chart=chart.cost_chart)
+
+
+def from_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def render(request: Request, page: str, fragment: str, context: dict[str, Any], status: int = 200):
+    """`fragment` for htmx requests, else `page` (which includes the fragment)."""
+    name = fragment if from_htmx(request) else page
+    return templates.TemplateResponse(request, name, context, status_code=status)
