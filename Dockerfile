@@ -11,13 +11,15 @@ ENV PIP_EXTRA_INDEX_URL=${PIP_EXTRA_INDEX_URL} \
     TRITUNE_DATA_DIR=/data
 
 RUN apt-get update \
- && apt-get install -y --no-install-recommends make build-essential \
+ && apt-get install -y --no-install-recommends make build-essential nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY pyproject.toml README.md Makefile alembic.ini ./
+COPY pyproject.toml README.md Makefile alembic.ini package.json package-lock.json ./
 COPY app ./app
 COPY migrations ./migrations
+COPY templates ./templates
+COPY static ./static
 RUN make install
 COPY data ./data
 
