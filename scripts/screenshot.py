@@ -10,41 +10,16 @@ the page.
 from __future__ import annotations
 
 import argparse
-import socket
-import threading
-import time
 from pathlib import Path
 
-import uvicorn
 from playwright.sync_api import sync_playwright
 
 from app.config import get_settings
 from app.main import create_app
 from app.runtime import Runtime
+from app.web.headless import launch_chromium, serving
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def serve(runtime: Runtime) -> tuple[uvicorn.Server, str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime=runtime), port=port, log_level="warning")
-    )
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    return server, f"http://127.0.0.1:{port}"
 
 
 def main() -> None:
@@ -56,9 +31,8 @@ def main() -> None:
     runtime = Runtime(get_settings())
     runtime.migrate()
     runtime.load(demo=False)
-    server, url = serve(runtime)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    with serving(create_app(runtime=runtime)) as url, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1440, "height": 1000}, base_url=url)
         page.goto("/")
         page.click("details.advanced summary")
@@ -69,7 +43,6 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(args.out), full_page=True)
         browser.close()
-    server.should_exit = True
     runtime.close()
     print(f"saved {args.out}")
 

@@ -2,53 +2,25 @@
 uvicorn on a free port, on the session's database and models."""
 
 import shutil
-import socket
-import threading
-import time
 
 import pytest
 
 from app.db.models import Scenario
 from app.rag.ingest import ingest_markdown
+from app.web.headless import CHROMIUM, launch_chromium, serving
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
     shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} missing (make system-deps installs it)"
 )
 PAYLOAD = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def base_url(runtime):
-    import uvicorn
-
     from app.main import create_app
 
-    port = free_port()
-    config = uvicorn.Config(create_app(runtime=runtime), port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(runtime=runtime)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +28,7 @@ def page(base_url):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 900}, base_url=base_url)
         page.set_default_timeout(120_000)  # a comparison runs on the CPU
         yield page
