@@ -144,7 +144,7 @@ def compare(
     from pydantic import ValidationError
 
     from app.api.schemas import ComparisonCreate, ComparisonPublic
-    from app.compare import ComparisonOptions, run_comparison
+    from app.compare import run_comparison
     from app.errors import AppError
 
     try:
@@ -160,7 +160,7 @@ def compare(
     runtime = open_runtime(get_settings())
     with console.status("loading models", spinner="dots"):
         runtime.load()
-    options = ComparisonOptions(**body.model_dump(exclude={"query", "scenario"}))
+    options = body.options()
     try:
         with runtime.session() as session, console.status("comparing"):
             comparison = run_comparison(

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.compare import ComparisonOptions
 from app.config import get_settings
 from app.db.models import Comparison, Result
 from app.levels import level_names
@@ -72,6 +73,10 @@ class ComparisonCreate(BaseModel):
         if unknown:
             raise ValueError(f"unknown level(s) {unknown}; choose from {level_names()}")
         return list(dict.fromkeys(levels))
+
+    def options(self) -> ComparisonOptions:
+        """What to run, for the comparison service."""
+        return ComparisonOptions(**self.model_dump(exclude={"query", "scenario"}))
 
 
 class Latency(BaseModel):

@@ -12,7 +12,7 @@ from app.compare import run_comparison
 from app.db.queries import list_adapters, list_scenarios
 from app.deps import RuntimeDep, SessionDep
 from app.levels import get_level, level_names
-from app.web.forms import error_messages, form_fields, options_of
+from app.web.forms import error_messages, form_fields
 from app.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -50,6 +50,6 @@ def compare(request: Request, session: SessionDep, runtime: RuntimeDep, submitte
         runtime=runtime,
         scenario=body.scenario,
         query=body.query,
-        options=options_of(body),
+        options=body.options(),
     )
     return render(request, "compare.html", "_partials/comparison.html", context)

@@ -38,10 +38,6 @@ def error_messages(error: ValidationError) -> list[str]:
     return lines
 
 
-def options_of(body: ComparisonCreate) -> ComparisonOptions:
-    return ComparisonOptions(**body.model_dump(exclude={"query", "scenario"}))
-
-
 def stored_options(settings: dict[str, Any]) -> ComparisonOptions:
     """The options a stored comparison ran with (unknown keys from older rows ignored)."""
     names = {f.name for f in fields(ComparisonOptions)}
