@@ -12,6 +12,7 @@ error page, and htmx requests the `_partials/error.html` fragment.
 from __future__ import annotations
 
 import logging
+from urllib.parse import unquote
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import (
@@ -65,6 +66,17 @@ def error_page(request: Request, status: int, message: str, headers: dict | None
 
 
 def install_handlers(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def refuse_nul_in_address(request: Request, call_next):
+        # Postgres text cannot hold NUL: a path or query parameter with one would fail in the
+        # database as a 500. Refused here, once, for every route.
+        if "\x00" in request.url.path or "\x00" in unquote(request.url.query):
+            message = "NUL characters are not allowed in the address"
+            if wants_json(request):
+                return JSONResponse({"detail": message}, 422)
+            return error_page(request, 422, message)
+        return await call_next(request)
+
     @app.exception_handler(AppError)
     async def app_error(request: Request, error: AppError):
         if wants_json(request):

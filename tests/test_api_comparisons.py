@@ -251,3 +251,19 @@ def test_a_full_queue_answers_503_with_retry_after(client, runtime, session):
     assert response.status_code == 503
     assert int(response.headers["retry-after"]) > 0
     assert stored(session) == before
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/comparisons?scenario=north%00wind",
+        "/api/v1/comparisons/export?scenario=x%00",
+        "/api/v1/scenarios/a%00b",
+        "/comparisons?q=a%00b",
+        "/scenarios/a%00b",
+    ],
+)
+def test_nul_in_the_address_is_422_not_a_database_error(client, url):
+    response = client.get(url)
+    assert response.status_code == 422
+    assert "NUL" in response.text
