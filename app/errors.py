@@ -25,7 +25,13 @@ from starlette.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 JSON_PATHS = ("/api", "/healthz", "/readyz", "/docs", "/redoc", "/openapi.json", "/metrics")
-TITLES = {404: "Not found", 422: "Bad request", 500: "Something went wrong", 503: "Not ready"}
+TITLES = {
+    404: "Not found",
+    410: "Gone",
+    422: "Bad request",
+    500: "Something went wrong",
+    503: "Not ready",
+}
 
 
 class AppError(Exception):

@@ -6,3 +6,13 @@ document.addEventListener("keydown", (event) => {
   event.preventDefault();
   box.form.requestSubmit();
 });
+
+// A live comparison keeps the compare button busy until its stream closes.
+function setCompareBusy(busy) {
+  const button = document.querySelector("form.compare button[type=submit]");
+  if (!button) return;
+  button.disabled = busy;
+  button.classList.toggle("htmx-request", busy);
+}
+document.addEventListener("htmx:sseOpen", () => setCompareBusy(true));
+document.addEventListener("htmx:sseClose", () => setCompareBusy(false));

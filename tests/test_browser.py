@@ -57,8 +57,23 @@ def hostile_scenario(runtime):
         session.commit()
 
 
+# Records, per level, the text of each live column every time the stream adds to it.
+WATCH_LIVE_COLUMNS = """() => {
+  window.__live = {};
+  new MutationObserver((records) => {
+    for (const record of records) {
+      const output = record.target.closest && record.target.closest(".live-comparison pre.output");
+      if (!output) continue;
+      const level = output.closest("section").dataset.level;
+      (window.__live[level] ||= []).push(output.textContent);
+    }
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
 def compare(page, query: str, *, scenario: str = "northwind", levels=("prompt", "rag", "finetune")):
     page.goto("/")
+    page.evaluate(WATCH_LIVE_COLUMNS)
     page.select_option("select[name=scenario]", scenario)
     for box in page.locator("input[name=levels]").all():
         box.set_checked(box.get_attribute("value") in levels)
@@ -85,6 +100,13 @@ def test_a_comparison_shows_three_columns_with_metrics_and_can_be_found_again(pa
     assert first_chunk.locator("pre").is_visible()
     assert page.locator("#result svg rect").count() == 6
 
+    live = page.evaluate("window.__live")
+    for level in ("prompt", "rag", "finetune"):  # filled piece by piece, then settled
+        assert len(live[level]) >= 3, live
+        final = page.locator(f'#result section[data-level="{level}"] pre.output').inner_text()
+        assert live[level][-1].strip() == final.strip()
+    assert page.get_by_role("button", name="Compare").is_enabled()
+
     page.click("nav >> text=History")
     page.fill("input[name=q]", "return a tent")
     page.press("input[name=q]", "Enter")
@@ -97,6 +119,7 @@ def test_a_comparison_shows_three_columns_with_metrics_and_can_be_found_again(pa
 
 def test_a_hostile_query_and_document_show_as_text_and_run_no_script(page, hostile_scenario):
     compare(page, f"Tent poles? {PAYLOAD}", scenario=hostile_scenario, levels=("rag",))
+    assert page.locator("#adapter-select option").count() == 1  # none of northwind's
     assert PAYLOAD in page.locator("#result .query-text").inner_text()
     rag = page.locator('#result section[data-level="rag"]')
     rag.locator("details.used > summary").click()

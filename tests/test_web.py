@@ -1,6 +1,8 @@
 """The HTML pages (server side): full pages vs htmx fragments, errors, the history filter,
 and the chart geometry."""
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -12,12 +14,40 @@ HX = {"HX-Request": "true"}
 QUERY = "How many days do I have to return a tent?"
 
 
+def read_events(response) -> list[tuple[str, str]]:
+    """(event, data) pairs, multi-line data rejoined as EventSource does."""
+    events = []
+    for block in response.text.split("\n\n"):
+        lines = block.split("\n")
+        if lines[0].startswith("event: "):
+            data = "\n".join(line.removeprefix("data: ") for line in lines[1:])
+            events.append((lines[0].removeprefix("event: "), data))
+    return events
+
+
+def stream_url(live_view: str) -> str:
+    return re.search(r'sse-connect="([^"]+)"', live_view).group(1)
+
+
 @pytest.fixture(scope="module")
-def compared(client):
+def live_view(client):
     form = {"query": QUERY, "levels": ["prompt", "rag", "finetune"], "max_new_tokens": "16"}
     response = client.post("/compare", data=form, headers=HX)
     assert response.status_code == 200, response.text
     return response.text
+
+
+@pytest.fixture(scope="module")
+def streamed(client, live_view):
+    return read_events(client.get(stream_url(live_view)))
+
+
+@pytest.fixture(scope="module")
+def compared(streamed):
+    """The stored comparison's fragment, which ends the live view's stream."""
+    name, html = streamed[-1]
+    assert name == "done"
+    return html
 
 
 def test_the_compare_page_is_a_full_page_with_the_form(client):
@@ -31,6 +61,34 @@ def test_the_compare_page_is_a_full_page_with_the_form(client):
 def test_htmx_gets_only_the_fragment(client):
     fragment = client.get("/", headers=HX).text
     assert "<html" not in fragment and 'name="query"' in fragment
+
+
+def test_htmx_gets_a_live_view_with_one_streaming_column_per_level(live_view):
+    assert "<html" not in live_view and 'hx-ext="sse"' in live_view
+    for level in ("prompt", "rag", "finetune"):
+        assert f'sse-swap="token-{level}"' in live_view
+
+
+def test_the_stream_sends_escaped_tokens_per_level_then_the_comparison(streamed, compared):
+    names = [name for name, _ in streamed]
+    assert names[-1] == "done"
+    assert set(names[:-1]) == {"token-prompt", "token-rag", "token-finetune"}
+    for level in ("prompt", "rag", "finetune"):
+        text = "".join(data for name, data in streamed if name == f"token-{level}")
+        assert text.strip() and "<" not in text
+    assert 'class="comparison"' in compared and "cost / 1,000" in compared
+
+
+def test_a_used_stream_address_ends_at_once_and_says_where_to_look(client, live_view, streamed):
+    events = read_events(client.get(stream_url(live_view)))
+    assert [name for name, _ in events] == ["done"]
+    assert "410" in events[0][1] and "history" in events[0][1]
+
+
+def test_an_unknown_scenario_is_refused_before_the_live_view(client):
+    form = {"query": "hi", "levels": "rag", "scenario": "nope"}
+    response = client.post("/compare", data=form, headers=HX)
+    assert response.status_code == 404 and "sse-connect" not in response.text
 
 
 def test_a_comparison_shows_three_columns_with_metrics_and_what_was_used(compared):
@@ -154,3 +212,19 @@ def test_a_chart_of_zeros_or_negatives_has_no_bars_and_no_division_by_zero():
     chart = bar_chart("Cost", [("a", 0.0, ""), ("b", -1.0, "")])
     assert [bar.width for bar in chart.bars] == [0.0, 0.0]
     assert bar_chart("Cost", []).bars == []
+
+
+def test_the_adapter_selector_lists_only_the_chosen_scenarios_adapters(client, session):
+    from app.db.models import Scenario
+
+    session.add(Scenario(slug="bare", name="Bare", system_prompt="Answer."))
+    session.commit()
+    try:
+        northwind = client.get("/compare/adapters", params={"scenario": "northwind"}).text
+        assert 'id="adapter-select"' in northwind and "northwind-demo-" in northwind
+        bare = client.get("/compare/adapters", params={"scenario": "bare"}).text
+        assert "northwind-demo-" not in bare and bare.count("<option") == 1
+        assert "northwind-demo-" in client.get("/").text
+    finally:
+        session.delete(session.scalar(select(Scenario).where(Scenario.slug == "bare")))
+        session.commit()

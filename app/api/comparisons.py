@@ -5,9 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
-import queue
-import threading
 from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated
@@ -19,11 +16,9 @@ from app.api.schemas import ComparisonCreate, ComparisonPublic, ComparisonsPubli
 from app.compare import run_comparison
 from app.db.queries import get_comparison, get_scenario, iter_comparisons, list_comparisons
 from app.deps import RuntimeDep, SessionDep
-from app.errors import AppError
-from app.runtime import Runtime
+from app.streaming import EventWriter, stream_comparison
 
 router = APIRouter(prefix="/api/v1/comparisons", tags=["comparisons"])
-log = logging.getLogger(__name__)
 MAX_ID = 2**31 - 1  # ids are Postgres integers; larger numbers are bad input, not a 500
 
 CSV_COLUMNS = [
@@ -77,7 +72,7 @@ def create_comparison(body: ComparisonCreate, session: SessionDep, runtime: Runt
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-def stream_comparison(body: ComparisonCreate, session: SessionDep, runtime: RuntimeDep):
+def stream(body: ComparisonCreate, session: SessionDep, runtime: RuntimeDep):
     """Run a comparison and stream it as Server-Sent Events: `token` events
     (`{"level", "text"}`, one per generated piece of text per level) while the levels
     generate, then one `comparison` event with the stored comparison (as from `POST`), or
@@ -85,42 +80,19 @@ def stream_comparison(body: ComparisonCreate, session: SessionDep, runtime: Runt
     still loading are refused before the stream starts (422, 404, 503)."""
     get_scenario(session, body.scenario)
     runtime.models()
-    events: queue.Queue[tuple[str, dict] | None] = queue.Queue()
-    worker = threading.Thread(
-        target=stream_worker, args=(runtime, body, events), name="tritune-stream", daemon=True
+    return StreamingResponse(
+        stream_comparison(runtime, body, JSON_EVENTS), media_type="text/event-stream"
     )
-    worker.start()
-    return StreamingResponse(sse_lines(events), media_type="text/event-stream")
 
 
-def stream_worker(runtime: Runtime, body: ComparisonCreate, events: queue.Queue) -> None:
-    def on_token(level: str, text: str) -> None:
-        events.put(("token", {"level": level, "text": text}))
-
-    try:
-        with runtime.session() as session:
-            comparison = run_comparison(
-                session=session,
-                runtime=runtime,
-                scenario=body.scenario,
-                query=body.query,
-                options=body.options(),
-                on_token=on_token,
-            )
-            events.put(("comparison", ComparisonPublic.of(comparison).model_dump(mode="json")))
-    except AppError as error:
-        events.put(("error", {"detail": error.message, "status": error.status}))
-    except Exception:
-        log.exception("streamed comparison failed")
-        events.put(("error", {"detail": "internal error; see the server log", "status": 500}))
-    finally:
-        events.put(None)
-
-
-def sse_lines(events: queue.Queue) -> Iterator[str]:
-    while (event := events.get()) is not None:
-        name, data = event
-        yield f"event: {name}\ndata: {json.dumps(data)}\n\n"
+JSON_EVENTS = EventWriter(
+    token=lambda level, text: ("token", json.dumps({"level": level, "text": text})),
+    done=lambda comparison: (
+        "comparison",
+        ComparisonPublic.of(comparison).model_dump_json(),
+    ),
+    error=lambda status, detail: ("error", json.dumps({"detail": detail, "status": status})),
+)
 
 
 @router.get("", response_model=ComparisonsPublic)

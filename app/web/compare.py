@@ -1,39 +1,72 @@
-"""The compare page (`/`) and the comparison it runs (`POST /compare`)."""
+"""The compare page (`/`) and the comparison it runs (`POST /compare`).
+
+From htmx, `POST /compare` validates the form and answers with a live view at once: three
+empty columns connected (htmx SSE extension) to `GET /compare/stream/{token}`, which runs the
+comparison and sends each generated piece of text to its column, then the stored comparison
+that replaces the live view. Without JavaScript the form posts normally and the page comes
+back when the comparison is done.
+"""
 
 from __future__ import annotations
 
+import secrets
+import threading
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+from markupsafe import escape
 from pydantic import ValidationError
+from sqlalchemy import select
 
 from app.api.schemas import ComparisonCreate
 from app.compare import run_comparison
-from app.db.queries import list_adapters, list_scenarios
+from app.db.models import Scenario
+from app.db.queries import get_scenario, list_adapters, list_scenarios
 from app.deps import RuntimeDep, SessionDep
+from app.errors import TITLES, Busy
 from app.levels import get_level, level_names
+from app.streaming import EventWriter, sse_event, stream_comparison
 from app.web.forms import error_messages, form_fields
-from app.web.render import render
+from app.web.render import from_htmx, render, templates
 
 router = APIRouter(include_in_schema=False)
+DEFAULT_SCENARIO = "northwind"
 FormFields = Annotated[dict[str, Any], Depends(form_fields)]
 
 
 def form_context(session, runtime, submitted: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the compare form shows: choices, defaults as placeholders, and what was sent."""
+    scenarios = list_scenarios(session)
+    submitted = submitted or {"levels": level_names()}
+    chosen = submitted.get("scenario") or DEFAULT_SCENARIO
     return {
-        "scenarios": list_scenarios(session),
-        "adapters": list_adapters(session),
+        "scenarios": scenarios,
+        "chosen_scenario": chosen,
+        "adapters": scenario_adapters(session, chosen),
         "levels": [get_level(name) for name in level_names()],
         "defaults": runtime.settings,
-        "submitted": submitted or {"levels": level_names()},
+        "submitted": submitted,
     }
+
+
+def scenario_adapters(session, slug: str) -> list:
+    scenario = session.scalar(select(Scenario).where(Scenario.slug == slug))
+    return list_adapters(session, scenario_id=scenario.id) if scenario else []
 
 
 @router.get("/")
 def compare_page(request: Request, session: SessionDep, runtime: RuntimeDep):
     context = form_context(session, runtime)
     return render(request, "compare.html", "_partials/compare_form.html", context)
+
+
+@router.get("/compare/adapters")
+def adapter_choices(request: Request, session: SessionDep, scenario: str = DEFAULT_SCENARIO):
+    """The adapter selector for one scenario (swapped in when the scenario changes)."""
+    context = {"adapters": scenario_adapters(session, scenario), "submitted": {}}
+    return templates.TemplateResponse(request, "_partials/adapter_select.html", context)
 
 
 @router.post("/compare")
@@ -45,6 +78,11 @@ def compare(request: Request, session: SessionDep, runtime: RuntimeDep, submitte
     except ValidationError as error:
         context["errors"] = error_messages(error)
         return render(request, "compare.html", "_partials/form_errors.html", context, 422)
+    if from_htmx(request):
+        get_scenario(session, body.scenario)
+        runtime.models()
+        context.update(stream=pending(request).add(body), requested=body.levels or level_names())
+        return render(request, "compare.html", "_partials/live_comparison.html", context)
     context["comparison"] = run_comparison(
         session=session,
         runtime=runtime,
@@ -53,3 +91,76 @@ def compare(request: Request, session: SessionDep, runtime: RuntimeDep, submitte
         options=body.options(),
     )
     return render(request, "compare.html", "_partials/comparison.html", context)
+
+
+@router.get("/compare/stream/{token}")
+def stream(request: Request, token: str, runtime: RuntimeDep):
+    """The live view's events: `token-{level}` (escaped text), then `done` (the stored
+    comparison, or an error). A token is used once; an unknown or used one (a browser
+    reconnecting) gets a `done` that says where to look instead."""
+    body = pending(request).take(token)
+    if body is None:
+        events = iter([expired_event()])
+        return StreamingResponse(events, media_type="text/event-stream")
+    return StreamingResponse(
+        stream_comparison(runtime, body, HTML_EVENTS), media_type="text/event-stream"
+    )
+
+
+class PendingStreams:
+    """Validated comparisons waiting for their live view to connect (a minute at most)."""
+
+    TTL_S = 60.0
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.waiting: dict[str, tuple[float, ComparisonCreate]] = {}
+        self.lock = threading.Lock()
+
+    def add(self, body: ComparisonCreate) -> str:
+        token = secrets.token_urlsafe(16)
+        with self.lock:
+            self.drop_expired()
+            if len(self.waiting) >= self.limit:
+                raise Busy("too many comparisons are waiting to start; try again shortly")
+            self.waiting[token] = (time.monotonic(), body)
+        return token
+
+    def take(self, token: str) -> ComparisonCreate | None:
+        with self.lock:
+            self.drop_expired()
+            entry = self.waiting.pop(token, None)
+        return entry[1] if entry else None
+
+    def drop_expired(self) -> None:
+        now = time.monotonic()
+        for token in [t for t, (at, _) in self.waiting.items() if now - at > self.TTL_S]:
+            del self.waiting[token]
+
+
+def pending(request: Request) -> PendingStreams:
+    state = request.app.state
+    if not hasattr(state, "pending_streams"):
+        state.pending_streams = PendingStreams(state.runtime.settings.max_pending_comparisons)
+    return state.pending_streams
+
+
+def fragment(name: str, **context: Any) -> str:
+    return templates.env.get_template(name).render(**context)
+
+
+def error_fragment(status: int, message: str) -> str:
+    title = TITLES.get(status, "Error")
+    return fragment("_partials/error.html", status=status, title=title, message=message)
+
+
+HTML_EVENTS = EventWriter(
+    token=lambda level, text: (f"token-{level}", str(escape(text))),
+    done=lambda comparison: ("done", fragment("_partials/comparison.html", comparison=comparison)),
+    error=lambda status, message: ("done", error_fragment(status, message)),
+)
+
+
+def expired_event() -> str:
+    message = "This live view has ended; the comparison, if it ran, is in the history."
+    return sse_event("done", error_fragment(410, message))
