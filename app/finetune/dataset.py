@@ -35,22 +35,49 @@ class ChatExample:
         return self.messages[-1]["content"]
 
 
+def parse_record(record: object) -> ChatExample:
+    """One JSON value as a chat example; ValueError says what is wrong with it."""
+    if not isinstance(record, dict):
+        raise ValueError("expected a JSON object")
+    if "messages" in record:
+        return ChatExample(check_messages(record["messages"]))
+    if "prompt" in record or "completion" in record:
+        prompt, completion = record.get("prompt"), record.get("completion")
+        for name, value in (("prompt", prompt), ("completion", completion)):
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"'{name}' must be a non-empty string")
+        return ChatExample(
+            [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}]
+        )
+    raise ValueError("expected 'messages' or 'prompt' and 'completion'")
+
+
+def check_messages(messages: object) -> list[dict[str, str]]:
+    if not isinstance(messages, list) or not messages:
+        raise ValueError("'messages' must be a non-empty list")
+    for number, message in enumerate(messages, start=1):
+        if not isinstance(message, dict) or message.get("role") not in ROLES:
+            raise ValueError(f"message {number}: role must be system, user or assistant")
+        if not isinstance(message.get("content"), str) or not message["content"].strip():
+            raise ValueError(f"message {number} ({message['role']}): empty content")
+    roles = [m["role"] for m in messages]
+    turns = roles[1:] if roles[0] == "system" else roles
+    expected = ["user", "assistant"] * (len(turns) // 2 + 1)
+    if not turns or turns != expected[: len(turns)] or turns[-1] != "assistant":
+        raise ValueError(
+            f"wrong role order {roles}: an optional system turn, then user and assistant "
+            "alternating, ending with assistant"
+        )
+    return [{"role": m["role"], "content": m["content"]} for m in messages]
+
+
 def parse_example(line: str, where: str) -> ChatExample:
     try:
-        record = json.loads(line)
+        return parse_record(json.loads(line))
     except json.JSONDecodeError as error:
         raise DatasetError(f"{where}: not JSON ({error.msg})") from None
-    messages = record.get("messages") if isinstance(record, dict) else None
-    if not isinstance(messages, list) or not messages:
-        raise DatasetError(f"{where}: expected an object with a non-empty 'messages' list")
-    for message in messages:
-        if not isinstance(message, dict) or message.get("role") not in ROLES:
-            raise DatasetError(f"{where}: every message needs a role in {ROLES}")
-        if not isinstance(message.get("content"), str) or not message["content"].strip():
-            raise DatasetError(f"{where}: empty content in a {message['role']} message")
-    if messages[-1]["role"] != "assistant" or not any(m["role"] == "user" for m in messages):
-        raise DatasetError(f"{where}: needs a user turn and must end with the assistant turn")
-    return ChatExample([{"role": m["role"], "content": m["content"]} for m in messages])
+    except ValueError as error:
+        raise DatasetError(f"{where}: {error}") from None
 
 
 def read_chat_jsonl(path: Path) -> list[ChatExample]:
