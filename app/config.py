@@ -111,6 +111,16 @@ class Settings(BaseSettings):
     demo_train_limit: int = Field(
         0, ge=0, description="Train the demo adapter on the first N examples only; 0 = all."
     )
+    # Fine-tuning workflow (datasets, training jobs)
+    max_dataset_mb: float = Field(
+        20, gt=0, description="Largest dataset file accepted by an upload, in MB."
+    )
+    training_eval_items: int = Field(
+        20,
+        ge=0,
+        description="Held-out examples run through the base model and the new adapter after "
+        "training (the before/after report); 0 = skip.",
+    )
 
     @field_validator("prices")
     @classmethod

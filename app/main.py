@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.api import comparisons, health, scenarios
+from app.api import comparisons, finetune, health, scenarios
 from app.config import Settings, get_settings
 from app.errors import install_handlers
 from app.runtime import Runtime
 from app.web import compare, history
+from app.web import finetune as finetune_pages
 from app.web import scenarios as scenario_pages
 from app.web.render import STATIC
 
@@ -33,13 +34,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if own:
             app.state.runtime.migrate()
             app.state.runtime.load_in_background()
+        app.state.runtime.training_worker()
         yield
         if own:
             app.state.runtime.close()
 
     app = FastAPI(title="TriTune", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_handlers(app)
-    for module in (health, scenarios, comparisons, compare, history, scenario_pages):
+    routers = (health, scenarios, comparisons, finetune, compare, history, scenario_pages)
+    for module in (*routers, finetune_pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -33,6 +33,8 @@ class Runtime:
         self.load_error: str | None = None
         self._ready = threading.Event()
         self._slots = threading.BoundedSemaphore(settings.max_pending_comparisons)
+        self._training_worker = None
+        self._worker_lock = threading.Lock()
 
     def migrate(self) -> None:
         migrate(self.db)
@@ -107,5 +109,18 @@ class Runtime:
         finally:
             self._slots.release()
 
+    def training_worker(self):
+        """The one background worker that runs this runtime's training jobs (started on
+        first use; it marks jobs left `running` by a stopped server as interrupted)."""
+        from app.finetune.jobs import TrainingWorker
+
+        with self._worker_lock:
+            if self._training_worker is None:
+                self._training_worker = TrainingWorker(self)
+                self._training_worker.start()
+        return self._training_worker
+
     def close(self) -> None:
+        if self._training_worker is not None:
+            self._training_worker.stop()
         self.db.dispose()

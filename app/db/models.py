@@ -7,6 +7,7 @@ from typing import Any
 
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
+    Boolean,
     Computed,
     DateTime,
     Float,
@@ -152,7 +153,11 @@ class Adapter(Base):
     checksum: Mapped[str] = mapped_column(String(64))
     config: Mapped[dict[str, Any]]
     metrics: Mapped[dict[str, Any]]
+    # Held-out split on the base model and on this adapter (JSON validity, matches, loss).
+    evaluation: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = created_at_column()
+
+    scenario: Mapped[Scenario] = relationship(foreign_keys=[scenario_id])
 
 
 class Comparison(Base):
@@ -204,3 +209,35 @@ class Result(Base):
     provenance: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     comparison: Mapped[Comparison] = relationship(back_populates="results")
+
+
+class Training(Base):
+    """A LoRA training job: queued, run by the background worker one at a time, and either
+    registering its adapter (succeeded) or leaving the registry as it was."""
+
+    __tablename__ = "trainings"
+    __table_args__ = (Index("ix_trainings_status", "status", "id"),)
+    STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
+    FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    adapter_name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    config: Mapped[dict[str, Any]]
+    activate: Mapped[bool] = mapped_column(Boolean, default=False)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    total_steps: Mapped[int] = mapped_column(Integer, default=0)
+    examples_per_s: Mapped[float] = mapped_column(Float, default=0)
+    loss_history: Mapped[list[Any]] = mapped_column(default=list)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    adapter_id: Mapped[int | None] = mapped_column(ForeignKey("adapters.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = created_at_column()
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    scenario: Mapped[Scenario] = relationship()
+    dataset: Mapped[Dataset] = relationship()
+    adapter: Mapped[Adapter | None] = relationship()

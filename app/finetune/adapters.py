@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.models import Adapter, Scenario
+from app.errors import AppError, NotFound
+
+
+class AdapterInUse(AppError):
+    status = 409
 
 
 def adapter_checksum(path: Path) -> str:
@@ -54,3 +60,31 @@ def register_adapter(
 def usable(adapter: Adapter | None) -> bool:
     """Whether the adapter's files are still on disk."""
     return adapter is not None and (Path(adapter.path) / "adapter_config.json").is_file()
+
+
+def get_adapter(session: Session, name: str) -> Adapter:
+    adapter = session.scalar(select(Adapter).where(Adapter.name == name))
+    if adapter is None:
+        raise NotFound(f"adapter {name!r} not found")
+    return adapter
+
+
+def set_active_adapter(session: Session, name: str) -> Adapter:
+    """Make `name` its scenario's active adapter (its files must be on disk)."""
+    adapter = get_adapter(session, name)
+    if not usable(adapter):
+        raise AdapterInUse(f"adapter {name!r}: its files are missing from {adapter.path}")
+    adapter.scenario.active_adapter_id = adapter.id
+    session.flush()
+    return adapter
+
+
+def delete_adapter(session: Session, name: str) -> None:
+    """Delete an adapter that is not its scenario's active one: the row, then its files."""
+    adapter = get_adapter(session, name)
+    if adapter.scenario.active_adapter_id == adapter.id:
+        raise AdapterInUse(f"adapter {name!r} is active; activate another one first")
+    path = Path(adapter.path)
+    session.delete(adapter)
+    session.flush()
+    shutil.rmtree(path, ignore_errors=True)

@@ -79,6 +79,8 @@ class TrainResult:
     examples: int
     seconds: float
     loss_history: list[float]
+    eval_loss_base: float | None = None  # on the eval examples, before the first step
+    eval_loss: float | None = None  # the same examples, after the last
 
     @property
     def metrics(self) -> dict:
@@ -90,6 +92,8 @@ class TrainResult:
             "first_loss": self.loss_history[0] if self.loss_history else None,
             "final_loss": self.loss_history[-1] if self.loss_history else None,
             "loss_history": self.loss_history,
+            "eval_loss_base": self.eval_loss_base,
+            "eval_loss": self.eval_loss,
         }
 
 
@@ -140,6 +144,20 @@ def answer_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(logits.float(), targets[learned])
 
 
+def mean_loss(model, rows: list, config: TrainConfig, pad_id: int) -> float | None:
+    """The answer loss over `rows` (eval mode, no gradients), weighted by batch size."""
+    if not rows:
+        return None
+    model.eval()
+    total = 0.0
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16(config)):
+        for start in range(0, len(rows), config.micro_batch_size):
+            batch = rows[start : start + config.micro_batch_size]
+            total += answer_loss(model, collate(batch, pad_id)).item() * len(batch)
+    model.train()
+    return round(total / len(rows), 4)
+
+
 def batches(rows: list, size: int, rng: random.Random) -> list[list]:
     """Shuffled batches of similar length (less padding, so fewer wasted FLOPs on a CPU)."""
     order = rows[:]
@@ -160,8 +178,14 @@ def train_lora(
     config: TrainConfig,
     output_dir: Path,
     progress: Progress | None = None,
+    eval_examples: list[ChatExample] | None = None,
 ) -> TrainResult:
-    """Train a LoRA adapter on `examples`, save it as a PEFT directory at `output_dir`."""
+    """Train a LoRA adapter on `examples`, save it as a PEFT directory at `output_dir`.
+
+    `progress` is called before the first step and after every optimizer step; an exception
+    it raises (a cancelled job) stops training and nothing is saved. With `eval_examples`,
+    their loss is measured before training (a fresh LoRA changes nothing: the base model's
+    loss) and after it."""
     if not examples:
         raise ValueError("no training examples")
     torch.manual_seed(config.seed)
@@ -178,6 +202,8 @@ def train_lora(
         ),
     )
     rows = [encode_example(tokenizer, e, config.max_seq_len) for e in examples]
+    eval_rows = [encode_example(tokenizer, e, config.max_seq_len) for e in eval_examples or []]
+    eval_loss_base = mean_loss(model, eval_rows, config, tokenizer.pad_token_id)
     per_epoch = math.ceil(len(rows) / config.micro_batch_size)
     total_steps = math.ceil(per_epoch * config.num_epochs / config.gradient_accumulation_steps)
     optimizer = torch.optim.AdamW(
@@ -215,7 +241,8 @@ def train_lora(
                 elapsed = time.perf_counter() - started
                 progress(StepReport(step, total_steps, losses[-1], seen / elapsed))
     seconds = time.perf_counter() - started
-    result = TrainResult(output_dir, step, seen, seconds, losses)
+    eval_loss = mean_loss(model, eval_rows, config, tokenizer.pad_token_id)
+    result = TrainResult(output_dir, step, seen, seconds, losses, eval_loss_base, eval_loss)
     record = {"config": asdict(config), "metrics": result.metrics}
     save_atomically(model, output_dir, record)
     return result

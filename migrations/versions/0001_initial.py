@@ -37,8 +37,12 @@ def upgrade() -> None:
     op.create_table(
         "documents",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("scenario_id", sa.Integer, sa.ForeignKey("scenarios.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "scenario_id",
+            sa.Integer,
+            sa.ForeignKey("scenarios.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("title", sa.String(300), nullable=False),
         sa.Column("source", sa.String(500), nullable=False),
         sa.Column("content_hash", sa.String(64), nullable=False),
@@ -49,10 +53,18 @@ def upgrade() -> None:
     op.create_table(
         "chunks",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("document_id", sa.Integer, sa.ForeignKey("documents.id", ondelete="CASCADE"),
-                  nullable=False),
-        sa.Column("scenario_id", sa.Integer, sa.ForeignKey("scenarios.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "document_id",
+            sa.Integer,
+            sa.ForeignKey("documents.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column(
+            "scenario_id",
+            sa.Integer,
+            sa.ForeignKey("scenarios.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("position", sa.Integer, nullable=False),
         sa.Column("heading", sa.Text, nullable=False, server_default=""),
         sa.Column("text", sa.Text, nullable=False),
@@ -76,8 +88,12 @@ def upgrade() -> None:
     op.create_table(
         "datasets",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("scenario_id", sa.Integer, sa.ForeignKey("scenarios.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "scenario_id",
+            sa.Integer,
+            sa.ForeignKey("scenarios.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),
         created_at(),
@@ -86,8 +102,12 @@ def upgrade() -> None:
     op.create_table(
         "examples",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("dataset_id", sa.Integer, sa.ForeignKey("datasets.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "dataset_id",
+            sa.Integer,
+            sa.ForeignKey("datasets.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("split", sa.String(16), nullable=False),
         sa.Column("position", sa.Integer, nullable=False),
         sa.Column("messages", JSONB, nullable=False),
@@ -104,8 +124,12 @@ def upgrade() -> None:
     op.create_table(
         "adapters",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("scenario_id", sa.Integer, sa.ForeignKey("scenarios.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "scenario_id",
+            sa.Integer,
+            sa.ForeignKey("scenarios.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("name", sa.String(200), nullable=False, unique=True),
         sa.Column("path", sa.Text, nullable=False),
         sa.Column("base_model", sa.Text, nullable=False),
@@ -116,26 +140,41 @@ def upgrade() -> None:
         created_at(),
     )
     op.create_foreign_key(
-        "fk_scenarios_active_adapter", "scenarios", "adapters", ["active_adapter_id"], ["id"],
+        "fk_scenarios_active_adapter",
+        "scenarios",
+        "adapters",
+        ["active_adapter_id"],
+        ["id"],
         ondelete="SET NULL",
     )
 
     op.create_table(
         "comparisons",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("scenario_id", sa.Integer, sa.ForeignKey("scenarios.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "scenario_id",
+            sa.Integer,
+            sa.ForeignKey("scenarios.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("query", sa.Text, nullable=False),
         sa.Column("settings", JSONB, nullable=False),
         created_at(),
     )
-    op.create_index("ix_comparisons_scenario_created", "comparisons",
-                    ["scenario_id", sa.text("created_at DESC")])
+    op.create_index(
+        "ix_comparisons_scenario_created",
+        "comparisons",
+        ["scenario_id", sa.text("created_at DESC")],
+    )
     op.create_table(
         "results",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("comparison_id", sa.Integer,
-                  sa.ForeignKey("comparisons.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "comparison_id",
+            sa.Integer,
+            sa.ForeignKey("comparisons.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("level", sa.String(32), nullable=False),
         sa.Column("output", sa.Text, nullable=False, server_default=""),
         sa.Column("error", sa.Text),

@@ -1,0 +1,292 @@
+"""The fine-tuning workflow over REST: datasets, training jobs and the adapter registry."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+
+from app.db.models import Adapter, Dataset, Example, Training
+from app.db.queries import get_scenario, list_adapters
+from app.deps import RuntimeDep, SessionDep
+from app.errors import NotFound
+from app.finetune.adapters import delete_adapter, get_adapter, set_active_adapter
+from app.finetune.config import TrainingConfig
+from app.finetune.jobs import cancel_training, get_training, submit_training
+from app.finetune.uploads import UploadedFile, upload_dataset
+
+router = APIRouter(prefix="/api/v1", tags=["fine-tuning"])
+MAX_ID = 2**31 - 1
+TrainingId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+
+
+class DatasetPublic(BaseModel):
+    id: int
+    name: str
+    sha256: str
+    train_examples: int
+    eval_examples: int
+    created_at: datetime
+
+
+class TrainingCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dataset_id: int | None = Field(None, description="Dataset to train on (default: latest).")
+    adapter_name: str | None = Field(None, description="Name of the adapter to register.")
+    activate: bool = Field(False, description="Make it the scenario's active adapter.")
+    config: TrainingConfig = Field(default_factory=TrainingConfig)
+
+
+class TrainingPublic(BaseModel):
+    id: int
+    scenario: str
+    dataset_id: int
+    adapter_name: str
+    status: str
+    step: int
+    total_steps: int
+    progress: float
+    loss_history: list[float]
+    examples_per_s: float
+    eta_s: float | None
+    cancel_requested: bool
+    error: str | None
+    adapter_id: int | None
+    config: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, job: Training) -> TrainingPublic:
+        return cls(
+            **{name: getattr(job, name) for name in TRAINING_COLUMNS},
+            scenario=job.scenario.slug,
+            progress=training_progress(job),
+            eta_s=training_eta(job),
+        )
+
+
+TRAINING_COLUMNS = [
+    "id",
+    "dataset_id",
+    "adapter_name",
+    "status",
+    "step",
+    "total_steps",
+    "loss_history",
+    "examples_per_s",
+    "cancel_requested",
+    "error",
+    "adapter_id",
+    "config",
+    "created_at",
+    "started_at",
+    "finished_at",
+]
+
+
+class AdapterPublic(BaseModel):
+    id: int
+    name: str
+    scenario: str
+    active: bool
+    base_model: str
+    dataset_sha256: str
+    checksum: str
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    evaluation: dict[str, Any]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, adapter: Adapter, scenario) -> AdapterPublic:
+        return cls(
+            **{n: getattr(adapter, n) for n in ADAPTER_COLUMNS},
+            scenario=scenario.slug,
+            active=scenario.active_adapter_id == adapter.id,
+        )
+
+
+ADAPTER_COLUMNS = [
+    "id",
+    "name",
+    "base_model",
+    "dataset_sha256",
+    "checksum",
+    "config",
+    "metrics",
+    "evaluation",
+    "created_at",
+]
+
+
+def training_progress(job: Training) -> float:
+    if job.status == "succeeded":
+        return 1.0
+    return round(job.step / job.total_steps, 4) if job.total_steps else 0.0
+
+
+def training_eta(job: Training) -> float | None:
+    """Seconds left at the pace so far (None until a step has been timed)."""
+    if job.status != "running" or not job.step or not job.started_at:
+        return None
+    elapsed = (datetime.now(job.started_at.tzinfo) - job.started_at).total_seconds()
+    return round(elapsed / job.step * (job.total_steps - job.step), 1)
+
+
+def dataset_public(session, dataset: Dataset) -> DatasetPublic:
+    counts = dict(
+        session.execute(
+            select(Example.split, func.count(Example.id))
+            .where(Example.dataset_id == dataset.id)
+            .group_by(Example.split)
+        ).all()
+    )
+    return DatasetPublic(
+        id=dataset.id,
+        name=dataset.name,
+        sha256=dataset.sha256,
+        train_examples=counts.get("train", 0),
+        eval_examples=counts.get("eval", 0),
+        created_at=dataset.created_at,
+    )
+
+
+@router.post("/scenarios/{slug}/datasets", status_code=201)
+def create_dataset(
+    slug: str,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    file: Annotated[UploadFile, File(description="JSONL: chat messages or prompt/completion")],
+    eval_file: Annotated[UploadFile | None, File(description="Optional eval split")] = None,
+    eval_fraction: Annotated[float, Form(ge=0, lt=1)] = 0.0,
+    name: Annotated[str | None, Form(max_length=200)] = None,
+    dry_run: Annotated[bool, Form()] = False,
+):
+    """Validate a dataset and store it when it has no errors. The answer always carries the
+    validation report (per-line errors, duplicates, overlap, lengths, token statistics):
+    201 stored, 200 for a dry run, 422 rejected (nothing stored)."""
+    scenario = get_scenario(session, slug)
+    embedder, engine = runtime.models()
+    dataset, report = upload_dataset(
+        session,
+        scenario=scenario,
+        train=UploadedFile(file.filename or "train.jsonl", file.file.read()),
+        eval_file=UploadedFile(eval_file.filename or "eval.jsonl", eval_file.file.read())
+        if eval_file and eval_file.filename
+        else None,
+        eval_fraction=eval_fraction,
+        name=name,
+        settings=runtime.settings,
+        embedder=embedder,
+        engine=engine,
+        dry_run=dry_run,
+    )
+    if not report.ok:
+        detail = f"the dataset has {len(report.errors)} error(s); nothing was stored"
+        return JSONResponse({"detail": detail, "report": report.summary()}, status_code=422)
+    if dataset is None:
+        return JSONResponse({"dataset": None, "report": report.summary()}, status_code=200)
+    session.commit()
+    return {"dataset": dataset_public(session, dataset), "report": report.summary()}
+
+
+@router.get("/scenarios/{slug}/datasets", response_model=list[DatasetPublic])
+def list_datasets(slug: str, session: SessionDep):
+    scenario = get_scenario(session, slug)
+    rows = session.scalars(
+        select(Dataset).where(Dataset.scenario_id == scenario.id).order_by(Dataset.id.desc())
+    )
+    return [dataset_public(session, d) for d in rows]
+
+
+@router.post("/scenarios/{slug}/trainings", status_code=202, response_model=TrainingPublic)
+def create_training(slug: str, body: TrainingCreate, session: SessionDep, runtime: RuntimeDep):
+    """Queue a LoRA training run (one runs at a time; others wait). Poll
+    `GET /api/v1/trainings/{id}` for progress."""
+    job = submit_training(
+        session,
+        scenario=get_scenario(session, slug),
+        dataset_id=body.dataset_id,
+        config=body.config,
+        base_model=runtime.settings.base_model,
+        adapter_name=body.adapter_name,
+        activate=body.activate,
+    )
+    session.commit()
+    runtime.training_worker().notify()
+    return TrainingPublic.of(job)
+
+
+@router.get("/trainings", response_model=list[TrainingPublic])
+def list_trainings(session: SessionDep, limit: Annotated[int, Query(ge=1, le=200)] = 50):
+    rows = session.scalars(select(Training).order_by(Training.id.desc()).limit(limit))
+    return [TrainingPublic.of(job) for job in rows]
+
+
+@router.get("/trainings/{training_id}", response_model=TrainingPublic)
+def read_training(training_id: TrainingId, session: SessionDep):
+    return TrainingPublic.of(get_training(session, training_id))
+
+
+@router.post("/trainings/{training_id}/cancel", response_model=TrainingPublic)
+def cancel(training_id: TrainingId, session: SessionDep):
+    """Stop a queued job, or a running one at its next step (409 when already finished or
+    already being cancelled)."""
+    job = cancel_training(session, training_id)
+    session.commit()
+    return TrainingPublic.of(job)
+
+
+@router.get("/adapters", response_model=list[AdapterPublic])
+def adapters(session: SessionDep, scenario: str | None = None):
+    scenario_id = get_scenario(session, scenario).id if scenario else None
+    return [
+        AdapterPublic.of(a, a.scenario) for a in list_adapters(session, scenario_id=scenario_id)
+    ]
+
+
+@router.get("/adapters/{name}", response_model=AdapterPublic)
+def read_adapter(name: str, session: SessionDep):
+    adapter = get_adapter(session, name)
+    return AdapterPublic.of(adapter, adapter.scenario)
+
+
+@router.post("/adapters/{name}/activate", response_model=AdapterPublic)
+def activate(name: str, session: SessionDep):
+    """Make this adapter its scenario's active one (what the finetune level uses)."""
+    adapter = set_active_adapter(session, name)
+    session.commit()
+    return AdapterPublic.of(adapter, adapter.scenario)
+
+
+@router.delete("/adapters/{name}", status_code=204)
+def delete(name: str, session: SessionDep):
+    """Delete an adapter that is not active: its row and its files (409 when active)."""
+    delete_adapter(session, name)
+    session.commit()
+
+
+@router.get("/adapters/{name}/export")
+def export(name: str, session: SessionDep):
+    """The adapter as a PEFT directory in a .tar.gz (loadable with `PeftModel.from_pretrained`)."""
+    adapter = get_adapter(session, name)
+    directory = Path(adapter.path)
+    if not directory.is_dir():
+        raise NotFound(f"adapter {name!r}: its files are missing from {directory}")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        archive.add(directory, arcname=name)
+    buffer.seek(0)
+    headers = {"Content-Disposition": f'attachment; filename="{name}.tar.gz"'}
+    return StreamingResponse(buffer, media_type="application/gzip", headers=headers)

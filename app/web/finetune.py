@@ -1,0 +1,173 @@
+"""Fine-tuning in the browser: upload a dataset (with its report), start a training run,
+watch it (a partial that polls itself while the job runs), and manage the adapters."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Path, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from app.api.finetune import MAX_ID, training_eta, training_progress
+from app.db.models import Dataset, Training
+from app.db.queries import get_scenario, list_adapters
+from app.deps import RuntimeDep, SessionDep
+from app.finetune.adapters import delete_adapter, get_adapter, set_active_adapter
+from app.finetune.config import ConfigError, default_yaml, parse_config
+from app.finetune.jobs import cancel_training, get_training, submit_training
+from app.finetune.uploads import UploadedFile, upload_dataset
+from app.web.chart import line_chart
+from app.web.render import from_htmx, render
+
+router = APIRouter(include_in_schema=False)
+TrainingId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def go(request: Request, url: str) -> Response:
+    """After a POST: htmx follows HX-Redirect, a plain form a 303."""
+    if from_htmx(request):
+        return Response(headers={"HX-Redirect": url})
+    return RedirectResponse(url, 303)
+
+
+def finetune_context(session, runtime, slug: str, **extra) -> dict:
+    scenario = get_scenario(session, slug)
+    datasets = session.scalars(
+        select(Dataset).where(Dataset.scenario_id == scenario.id).order_by(Dataset.id.desc())
+    ).all()
+    trainings = session.scalars(
+        select(Training)
+        .where(Training.scenario_id == scenario.id)
+        .order_by(Training.id.desc())
+        .limit(20)
+    ).all()
+    return {
+        "scenario": scenario,
+        "datasets": datasets,
+        "trainings": trainings,
+        "config_yaml": extra.pop("config_yaml", None) or default_yaml(runtime.settings.base_model),
+        **extra,
+    }
+
+
+@router.get("/scenarios/{slug}/finetune")
+def finetune_page(request: Request, slug: str, session: SessionDep, runtime: RuntimeDep):
+    context = finetune_context(session, runtime, slug)
+    return render(request, "finetune.html", "finetune.html", context)
+
+
+@router.post("/scenarios/{slug}/datasets")
+def upload(
+    request: Request,
+    slug: str,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    file: Annotated[UploadFile, File()],
+    eval_file: Annotated[UploadFile | None, File()] = None,
+    eval_fraction: Annotated[float, Form(ge=0, lt=1)] = 0.0,
+    dry_run: Annotated[bool, Form()] = False,
+):
+    """The validation report; the dataset is stored when it has no errors."""
+    scenario = get_scenario(session, slug)
+    embedder, engine = runtime.models()
+    dataset, report = upload_dataset(
+        session,
+        scenario=scenario,
+        train=UploadedFile(file.filename or "train.jsonl", file.file.read()),
+        eval_file=UploadedFile(eval_file.filename, eval_file.file.read())
+        if eval_file and eval_file.filename
+        else None,
+        eval_fraction=eval_fraction,
+        name=None,
+        settings=runtime.settings,
+        embedder=embedder,
+        engine=engine,
+        dry_run=dry_run,
+    )
+    session.commit()
+    context = finetune_context(session, runtime, slug, report=report, dataset=dataset)
+    status = 200 if report.ok else 422
+    return render(request, "finetune.html", "_partials/dataset_report.html", context, status)
+
+
+@router.post("/scenarios/{slug}/trainings")
+def start_training(
+    request: Request,
+    slug: str,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    config_yaml: Annotated[str, Form()] = "",
+    dataset_id: Annotated[int | None, Form()] = None,
+    adapter_name: Annotated[str, Form()] = "",
+    activate: Annotated[bool, Form()] = False,
+):
+    try:
+        config = parse_config(config_yaml)
+    except ConfigError as error:
+        context = finetune_context(
+            session, runtime, slug, config_error=str(error), config_yaml=config_yaml
+        )
+        return render(request, "finetune.html", "_partials/config_error.html", context, 422)
+    job = submit_training(
+        session,
+        scenario=get_scenario(session, slug),
+        dataset_id=dataset_id,
+        config=config,
+        base_model=runtime.settings.base_model,
+        adapter_name=adapter_name.strip() or None,
+        activate=activate,
+    )
+    session.commit()
+    runtime.training_worker().notify()
+    return go(request, f"/trainings/{job.id}")
+
+
+@router.get("/trainings/{training_id}")
+def training_page(request: Request, training_id: TrainingId, session: SessionDep):
+    """The job's page; htmx polls the progress partial while the job is queued or running."""
+    job = get_training(session, training_id)
+    context = {
+        "job": job,
+        "progress": training_progress(job),
+        "eta_s": training_eta(job),
+        "loss": line_chart("Training loss", job.loss_history),
+    }
+    return render(request, "training.html", "_partials/training.html", context)
+
+
+@router.post("/trainings/{training_id}/cancel")
+def cancel(request: Request, training_id: TrainingId, session: SessionDep):
+    cancel_training(session, training_id)
+    session.commit()
+    return go(request, f"/trainings/{training_id}")
+
+
+@router.get("/adapters")
+def adapters_page(request: Request, session: SessionDep):
+    context = {"adapters": list_adapters(session)}
+    return render(request, "adapters.html", "adapters.html", context)
+
+
+@router.get("/adapters/{name}")
+def adapter_page(request: Request, name: str, session: SessionDep):
+    adapter = get_adapter(session, name)
+    context = {
+        "adapter": adapter,
+        "loss": line_chart("Training loss", adapter.metrics.get("loss_history", [])),
+    }
+    return render(request, "adapter.html", "adapter.html", context)
+
+
+@router.post("/adapters/{name}/activate")
+def activate(request: Request, name: str, session: SessionDep):
+    set_active_adapter(session, name)
+    session.commit()
+    return go(request, "/adapters")
+
+
+@router.post("/adapters/{name}/delete")
+def delete(request: Request, name: str, session: SessionDep):
+    delete_adapter(session, name)
+    session.commit()
+    return go(request, "/adapters")
