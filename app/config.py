@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(160, ge=16, description="Chunk size in embedding tokens.")
     chunk_overlap: int = Field(32, ge=0, description="Overlap between chunks, in tokens.")
     max_query_chars: int = Field(4000, ge=1, description="Longest query accepted.")
+    # Knowledge base ingest (issue 4)
+    max_upload_bytes: int = Field(
+        20 * 1024 * 1024, ge=1, description="Largest file the knowledge base accepts, in bytes."
+    )
     max_pending_comparisons: int = Field(
         8, ge=1, description="Comparisons running or waiting at once; more get HTTP 503."
     )

@@ -4,16 +4,24 @@ reciprocal rank fusion (RRF) in one SQL statement.
 Each side ranks its best `candidates` chunks; a chunk's fused score is
 `1/(rrf_k + vector_rank) + 1/(rrf_k + keyword_rank)`, a missing side adding nothing.
 Keyword search ORs the query's lexemes (plain `plainto_tsquery` would AND them and miss
-most chunks for a natural-language question).
+most chunks for a natural-language question). The modes `vector` and `keyword` run the same
+statement with the other side's candidate count at zero, so the three modes differ only in
+which ranks are fused. An optional document filter applies to both sides.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.db.models import Scenario
+from app.rag.embedding import Embedder
+from app.rag.reembed import require_embedding_model
 
 HYBRID_SQL = text(
     """
@@ -26,8 +34,9 @@ vector_side AS (
            1 - (c.embedding <=> CAST(:embedding AS vector)) AS score
     FROM chunks c
     WHERE c.scenario_id = :scenario_id
+      AND (CAST(:document_id AS integer) IS NULL OR c.document_id = :document_id)
     ORDER BY c.embedding <=> CAST(:embedding AS vector)
-    LIMIT :candidates
+    LIMIT :vector_candidates
 ),
 keyword_side AS (
     SELECT c.id,
@@ -35,8 +44,9 @@ keyword_side AS (
            ts_rank_cd(c.tsv, q.tsq) AS score
     FROM chunks c, q
     WHERE c.scenario_id = :scenario_id AND c.tsv @@ q.tsq
+      AND (CAST(:document_id AS integer) IS NULL OR c.document_id = :document_id)
     ORDER BY ts_rank_cd(c.tsv, q.tsq) DESC, c.id
-    LIMIT :candidates
+    LIMIT :keyword_candidates
 ),
 fused AS (
     SELECT coalesce(v.id, k.id) AS id,
@@ -53,6 +63,12 @@ ORDER BY f.score DESC, f.id
 LIMIT :k
 """
 )
+
+
+class SearchMode(StrEnum):
+    hybrid = "hybrid"
+    vector = "vector"
+    keyword = "keyword"
 
 
 @dataclass(frozen=True)
@@ -93,16 +109,22 @@ def hybrid_search(
     candidates: int = 40,
     rrf_k: int = 60,
     ef_search: int = 80,
+    mode: SearchMode = SearchMode.hybrid,
+    document_id: int | None = None,
 ) -> list[ChunkHit]:
-    """The `k` best chunks of a scenario for `query` by RRF over vector and keyword ranks."""
+    """The `k` best chunks of a scenario for `query` by RRF over vector and keyword ranks
+    (`mode`: both, or one side alone), optionally of one document only."""
     filtered_hnsw_scan(session, ef_search)
+    candidates = max(candidates, k)
     rows = session.execute(
         HYBRID_SQL,
         {
             "query": query,
             "embedding": vector_literal(embedding),
             "scenario_id": scenario_id,
-            "candidates": max(candidates, k),
+            "document_id": document_id,
+            "vector_candidates": 0 if mode == SearchMode.keyword else candidates,
+            "keyword_candidates": 0 if mode == SearchMode.vector else candidates,
             "rrf_k": rrf_k,
             "k": k,
         },
@@ -124,3 +146,32 @@ def hybrid_search(
         )
         for row in rows
     ]
+
+
+def search_scenario(
+    session: Session,
+    *,
+    scenario: Scenario,
+    query: str,
+    embedder: Embedder,
+    settings: Settings,
+    k: int,
+    mode: SearchMode = SearchMode.hybrid,
+    document_id: int | None = None,
+) -> list[ChunkHit]:
+    """Search a scenario's knowledge base with the loaded embedding model (the search API,
+    the playground page and the CLI). EmbeddingModelMismatch (409) when its chunks were
+    embedded with another model."""
+    require_embedding_model(session, scenario=scenario, model=embedder.name)
+    return hybrid_search(
+        session,
+        scenario_id=scenario.id,
+        query=query,
+        embedding=embedder.embed_one(query),
+        k=k,
+        candidates=settings.candidates,
+        rrf_k=settings.rrf_k,
+        ef_search=settings.hnsw_ef_search,
+        mode=mode,
+        document_id=document_id,
+    )
