@@ -71,6 +71,23 @@ def test_hybrid_finds_a_paraphrase_that_keyword_search_cannot(runtime, session, 
     assert "refunds.md" in sources(runtime, session, PARAPHRASE_QUERY, SearchMode.hybrid, k=2)
 
 
+def test_keyword_side_weighs_a_rare_word_above_a_common_one(runtime, session):
+    """Plain ts_rank_cd ranked the Glacierline document third for this query on the demo
+    knowledge base (below chunks repeating "jacket"); with IDF weights it is first."""
+    scenario = get_scenario(session, "northwind")
+    hits = search_scenario(
+        session,
+        scenario=scenario,
+        query="Which jackets use Glacierline?",
+        embedder=runtime.embedder,
+        settings=runtime.settings,
+        k=3,
+        mode=SearchMode.keyword,
+    )
+    assert hits[0].source == "glacierline-membrane.md"
+    assert hits[0].keyword_score > hits[1].keyword_score
+
+
 def forced_onto_hnsw(session) -> None:
     """On a table this small the planner sorts exactly (via the btree indexes); dropping them
     inside the transaction (rolled back after) leaves the HNSW index as the only path."""

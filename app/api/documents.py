@@ -111,7 +111,9 @@ class HitPublic(BaseModel):
     vector_rank: int | None
     vector_score: float | None = Field(description="Cosine similarity.")
     keyword_rank: int | None
-    keyword_score: float | None = Field(description="ts_rank_cd of the query's lexemes.")
+    keyword_score: float | None = Field(
+        description="Sum over the query's lexemes of idf x saturated ts_rank_cd (BM25-style)."
+    )
 
 
 class SearchPublic(BaseModel):

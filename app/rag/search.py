@@ -4,9 +4,17 @@ reciprocal rank fusion (RRF) in one SQL statement.
 Each side ranks its best `candidates` chunks; a chunk's fused score is
 `1/(rrf_k + vector_rank) + 1/(rrf_k + keyword_rank)`, a missing side adding nothing.
 Keyword search ORs the query's lexemes (plain `plainto_tsquery` would AND them and miss
-most chunks for a natural-language question). The modes `vector` and `keyword` run the same
-statement with the other side's candidate count at zero, so the three modes differ only in
-which ranks are fused. An optional document filter applies to both sides.
+most chunks for a natural-language question) and scores a chunk BM25-style, since
+`ts_rank_cd` alone has no inverse document frequency (a rare product name would weigh no more
+than "jacket"): the sum over the query's lexemes in the chunk of
+`idf * ts_rank_cd(tsv, lexeme, 32)`, where normalisation 32 (`rank / (rank + 1)`) saturates
+repeated terms and `idf = ln(1 + df_cap / (1 + df))` with the lexeme's document frequency
+`df` counted through the GIN index up to `df_cap` chunks (so a common word costs a bounded
+count; every word in more than `df_cap` chunks weighs alike, close to nothing).
+
+The modes `vector` and `keyword` run the same statement with the other side's candidate count
+at zero, so the three modes differ only in which ranks are fused. An optional document
+filter applies to both sides.
 """
 
 from __future__ import annotations
@@ -38,14 +46,33 @@ vector_side AS (
     ORDER BY c.embedding <=> CAST(:embedding AS vector)
     LIMIT :vector_candidates
 ),
+terms AS (
+    SELECT quote_literal(t.lexeme)::tsquery AS tq
+    FROM unnest(tsvector_to_array(to_tsvector('english', :query))) AS t(lexeme)
+),
+term_weights AS (
+    SELECT t.tq,
+           ln(1 + :df_cap / (1.0 + (
+               SELECT count(*) FROM (
+                   SELECT 1 FROM chunks c
+                   WHERE c.scenario_id = :scenario_id AND c.tsv @@ t.tq
+                   LIMIT :df_cap
+               ) matching
+           ))) AS idf
+    FROM terms t
+),
 keyword_side AS (
     SELECT c.id,
-           row_number() OVER (ORDER BY ts_rank_cd(c.tsv, q.tsq) DESC, c.id) AS rank,
-           ts_rank_cd(c.tsv, q.tsq) AS score
-    FROM chunks c, q
+           row_number() OVER (ORDER BY s.score DESC, c.id) AS rank,
+           s.score
+    FROM chunks c, q,
+         LATERAL (
+             SELECT sum(w.idf * ts_rank_cd(c.tsv, w.tq, 32)) AS score
+             FROM term_weights w WHERE c.tsv @@ w.tq
+         ) s
     WHERE c.scenario_id = :scenario_id AND c.tsv @@ q.tsq
       AND (CAST(:document_id AS integer) IS NULL OR c.document_id = :document_id)
-    ORDER BY ts_rank_cd(c.tsv, q.tsq) DESC, c.id
+    ORDER BY s.score DESC, c.id
     LIMIT :keyword_candidates
 ),
 fused AS (
@@ -69,6 +96,9 @@ class SearchMode(StrEnum):
     hybrid = "hybrid"
     vector = "vector"
     keyword = "keyword"
+
+
+DF_CAP = 1000  # see the module docstring: document frequencies counted up to this
 
 
 @dataclass(frozen=True)
@@ -126,6 +156,7 @@ def hybrid_search(
             "vector_candidates": 0 if mode == SearchMode.keyword else candidates,
             "keyword_candidates": 0 if mode == SearchMode.vector else candidates,
             "rrf_k": rrf_k,
+            "df_cap": DF_CAP,
             "k": k,
         },
     ).mappings()
@@ -142,7 +173,7 @@ def hybrid_search(
             vector_rank=row["vector_rank"],
             vector_score=row["vector_score"],
             keyword_rank=row["keyword_rank"],
-            keyword_score=row["keyword_score"],
+            keyword_score=None if row["keyword_score"] is None else float(row["keyword_score"]),
         )
         for row in rows
     ]
