@@ -168,7 +168,8 @@ def test_search_api_modes_filter_and_empty_query(client, session, kb):
 
 
 def test_search_playground_shows_ranks_and_scores_from_both_sides(client, kb):
-    page = client.get(f"/scenarios/{kb}/search", params={"q": RARE_QUERY, "k": 3})
+    params = {"q": RARE_QUERY, "k": 3, "mode": "hybrid", "document": ""}  # as the form sends
+    page = client.get(f"/scenarios/{kb}/search", params=params)
     assert page.status_code == 200 and "<html" in page.text
     for column in ("vector score", "vector rank", "keyword score", "keyword rank", "fused score"):
         assert column in page.text

@@ -116,10 +116,12 @@ def search_page(
     q: Annotated[str | None, Query(max_length=4000)] = None,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
     mode: SearchMode = SearchMode.hybrid,
-    document: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    document: Annotated[str | None, Query(pattern=r"^\d{0,9}$")] = None,
 ):
-    """The search playground: each hit's rank and score on both sides and the fused score."""
+    """The search playground: each hit's rank and score on both sides and the fused score.
+    (`document` is a string: the form's "all documents" sends it empty.)"""
     scenario = get_scenario(session, slug)
+    document = int(document) if document else None
     context = {
         "scenario": scenario,
         "documents": list_documents(session, scenario=scenario),
