@@ -83,10 +83,21 @@ class Corpus:
     """Seeded synthetic outdoor-shop text: product names are invented words (rare keywords),
     sentences mix a fixed vocabulary of common words."""
 
-    def __init__(self, seed: int = 7, products: int = 1000, sentences: int = 3000) -> None:
+    def __init__(self, seed: int = 7, products: int = 500, sentences: int = 1500) -> None:
         self.rng = random.Random(seed)
+        # Zipf-distributed words, as in real text: the shop words first (frequent), then a
+        # long tail of invented ones; a query word then matches few chunks or many.
+        self.vocabulary = WORDS + [self.invented_word() for _ in range(3000)]
+        self.weights = [1 / (rank + 1) for rank in range(len(self.vocabulary))]
         self.products = [self.product_name() for _ in range(products)]
         self.sentences = [self.sentence() for _ in range(sentences)]
+
+    def invented_word(self) -> str:
+        letters = "aeioubcdfgklmnprstvz"
+        return "".join(self.rng.choice(letters) for _ in range(self.rng.randint(4, 9)))
+
+    def words(self, rng: random.Random, count: int) -> list[str]:
+        return rng.choices(self.vocabulary, weights=self.weights, k=count)
 
     def product_name(self) -> str:
         syllables = ["ka", "lo", "ven", "tar", "mi", "ro", "shel", "dun", "bra", "quil", "zen"]
@@ -94,7 +105,7 @@ class Corpus:
         return f"{word} {self.rng.choice(['tent', 'jacket', 'boot', 'stove', 'pack', 'bag'])}"
 
     def sentence(self) -> str:
-        words = [self.rng.choice(WORDS) for _ in range(self.rng.randint(10, 16))]
+        words = self.words(self.rng, self.rng.randint(10, 16))
         return " ".join(words).capitalize() + "."
 
     def chunk(self, index: int) -> tuple[str, str, str, list[int]]:
@@ -122,15 +133,12 @@ class Corpus:
             "Does the {w1} {w2} come with a {w3}?",
             "Which products have a {w1} {w2}?",
         ]
-        return [
-            rng.choice(templates).format(
-                p=rng.choice(self.products),
-                w1=rng.choice(WORDS),
-                w2=rng.choice(WORDS),
-                w3=rng.choice(WORDS),
-            )
-            for _ in range(count)
-        ]
+        queries = []
+        for _ in range(count):
+            w1, w2, w3 = self.words(rng, 3)
+            product = rng.choice(self.products)
+            queries.append(rng.choice(templates).format(p=product, w1=w1, w2=w2, w3=w3))
+        return queries
 
 
 def percentile(values: list[float], q: float) -> float:

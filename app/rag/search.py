@@ -50,7 +50,7 @@ terms AS (
     SELECT quote_literal(t.lexeme)::tsquery AS tq
     FROM unnest(tsvector_to_array(to_tsvector('english', :query))) AS t(lexeme)
 ),
-term_weights AS (
+term_weights AS MATERIALIZED (  -- once per query, not once per matching chunk
     SELECT t.tq,
            ln(1 + :df_cap / (1.0 + (
                SELECT count(*) FROM (
