@@ -7,10 +7,16 @@ Keyword search ORs the query's lexemes (plain `plainto_tsquery` would AND them a
 most chunks for a natural-language question) and scores a chunk BM25-style, since
 `ts_rank_cd` alone has no inverse document frequency (a rare product name would weigh no more
 than "jacket"): the sum over the query's lexemes in the chunk of
-`idf * ts_rank_cd(tsv, lexeme, 32)`, where normalisation 32 (`rank / (rank + 1)`) saturates
-repeated terms and `idf = ln(1 + df_cap / (1 + df))` with the lexeme's document frequency
-`df` counted through the GIN index up to `df_cap` chunks (so a common word costs a bounded
-count; every word in more than `df_cap` chunks weighs alike, close to nothing).
+`idf * ts_rank_cd(tsv, lexeme, 32)`; normalisation 32 (`rank / (rank + 1)`) saturates repeated
+terms, and `idf = ln(1 + (n - df + 0.5) / (df + 0.5))` (BM25's) with the lexeme's document
+frequency `df` among `n` chunks of the scenario: all of them up to `IDF_SAMPLE` chunks, else
+a sample of that many (counting the exact frequency of a common word in a large collection
+through the GIN index costs more than the rest of the search).
+
+In a collection larger than the sample, the chunks are found through the query's selective
+words, as search engines treat very common words: a word in `COMMON_SHARE` or more of the
+sample still adds to the score of the chunks found, without making nearly every chunk a
+candidate to be scored. A query of common words only matches on all of them.
 
 The modes `vector` and `keyword` run the same statement with the other side's candidate count
 at zero, so the three modes differ only in which ranks are fused. An optional document
@@ -33,10 +39,7 @@ from app.rag.reembed import require_embedding_model
 
 HYBRID_SQL = text(
     """
-WITH q AS (
-    SELECT replace(plainto_tsquery('english', :query)::text, ' & ', ' | ')::tsquery AS tsq
-),
-vector_side AS (
+WITH vector_side AS (
     SELECT c.id,
            row_number() OVER (ORDER BY c.embedding <=> CAST(:embedding AS vector)) AS rank,
            1 - (c.embedding <=> CAST(:embedding AS vector)) AS score
@@ -50,27 +53,35 @@ terms AS (
     SELECT quote_literal(t.lexeme)::tsquery AS tq
     FROM unnest(tsvector_to_array(to_tsvector('english', :query))) AS t(lexeme)
 ),
+idf_sample AS MATERIALIZED (
+    SELECT c.tsv FROM chunks c WHERE c.scenario_id = :scenario_id LIMIT :idf_sample
+),
+sample_size AS MATERIALIZED (
+    SELECT count(*)::float AS n FROM idf_sample
+),
 term_weights AS MATERIALIZED (  -- once per query, not once per matching chunk
-    SELECT t.tq,
-           ln(1 + :df_cap / (1.0 + (
-               SELECT count(*) FROM (
-                   SELECT 1 FROM chunks c
-                   WHERE c.scenario_id = :scenario_id AND c.tsv @@ t.tq
-                   LIMIT :df_cap
-               ) matching
-           ))) AS idf
-    FROM terms t
+    SELECT t.tq, f.df / greatest(s.n, 1) AS share, s.n >= :idf_sample AS sampled,
+           ln(1 + (s.n - f.df + 0.5) / (f.df + 0.5)) AS idf
+    FROM terms t, sample_size s,
+         LATERAL (SELECT count(*)::float AS df FROM idf_sample x WHERE x.tsv @@ t.tq) f
+),
+matching AS (
+    SELECT coalesce(
+        (SELECT string_agg(tq::text, ' | ') FROM term_weights
+         WHERE NOT (sampled AND share >= :common_share)),
+        (SELECT string_agg(tq::text, ' | ') FROM term_weights)
+    )::tsquery AS tsq
 ),
 keyword_side AS (
     SELECT c.id,
            row_number() OVER (ORDER BY s.score DESC, c.id) AS rank,
            s.score
-    FROM chunks c, q,
+    FROM chunks c,
          LATERAL (
              SELECT sum(w.idf * ts_rank_cd(c.tsv, w.tq, 32)) AS score
              FROM term_weights w WHERE c.tsv @@ w.tq
          ) s
-    WHERE c.scenario_id = :scenario_id AND c.tsv @@ q.tsq
+    WHERE c.scenario_id = :scenario_id AND c.tsv @@ (SELECT tsq FROM matching)
       AND (CAST(:document_id AS integer) IS NULL OR c.document_id = :document_id)
     ORDER BY s.score DESC, c.id
     LIMIT :keyword_candidates
@@ -98,7 +109,8 @@ class SearchMode(StrEnum):
     keyword = "keyword"
 
 
-DF_CAP = 1000  # see the module docstring: document frequencies counted up to this
+IDF_SAMPLE = 2000  # chunks that document frequencies are counted on (module docstring)
+COMMON_SHARE = 0.01  # words in this share of a full sample only add to scores
 
 
 @dataclass(frozen=True)
@@ -156,7 +168,8 @@ def hybrid_search(
             "vector_candidates": 0 if mode == SearchMode.keyword else candidates,
             "keyword_candidates": 0 if mode == SearchMode.vector else candidates,
             "rrf_k": rrf_k,
-            "df_cap": DF_CAP,
+            "idf_sample": IDF_SAMPLE,
+            "common_share": COMMON_SHARE,
             "k": k,
         },
     ).mappings()
