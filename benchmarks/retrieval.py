@@ -277,9 +277,9 @@ def copy_rows(cursor, scenario_id, documents, corpus, indexes, vectors) -> None:
         copy.write(buffer.getvalue())
 
 
-def time_searches(sessions, scenario_id, queries, vectors, settings) -> dict[str, dict]:
+def time_searches(sessions, scenario_id, queries, vectors, settings, modes=None) -> dict:
     results = {}
-    for mode in SearchMode:
+    for mode in [SearchMode(m) for m in modes] if modes else SearchMode:
         timings = []
         with sessions() as session:
             for query, vector in zip(queries, vectors, strict=True):
@@ -327,6 +327,17 @@ def recall_at_10(sessions, scenario_id, vectors, settings) -> tuple[float, bool]
     return statistics.mean(overlaps), "ix_chunks_embedding_hnsw" in plan
 
 
+def ef_sweep(sessions, scenario_id, queries, vectors, args) -> dict[int, dict]:
+    """Vector-mode latency and recall@10 at other ef_search values (same queries)."""
+    sweep = {}
+    for ef in args.ef_search:
+        settings = get_settings().model_copy(update={"hnsw_ef_search": ef})
+        timings = time_searches(sessions, scenario_id, queries, vectors, settings, ["vector"])
+        recall, _ = recall_at_10(sessions, scenario_id, vectors, settings)
+        sweep[ef] = {**timings["vector"], "recall_at_10": recall}
+    return sweep
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -334,6 +345,13 @@ def main() -> None:
     parser.add_argument("--vectors", choices=["model", "composed"], default="model")
     parser.add_argument("--ingest-chunks", type=int, default=1000)
     parser.add_argument("--database-url", default=None, help="Use this server instead.")
+    parser.add_argument(
+        "--ef-search",
+        type=int,
+        nargs="*",
+        default=[],
+        help="Also measure vector p50/p95 and recall@10 at these hnsw.ef_search values.",
+    )
     args = parser.parse_args()
 
     settings = get_settings()
@@ -372,6 +390,7 @@ def main() -> None:
                 "search": searches,
                 "recall_at_10": recall,
                 "hnsw_used": used_hnsw,
+                "ef_search_sweep": ef_sweep(sessions, scenario_id, queries, query_vectors, args),
             }
             print(f"{size}: {json.dumps(report['sizes'][size])}", flush=True)
             with sessions() as session:  # the next size is a fresh collection
@@ -405,6 +424,12 @@ def print_table(report: dict) -> None:
             f"| {int(size):,} | {' | '.join(cells)} | {row['recall_at_10']:.3f} | "
             f"{row['hnsw_build_s']:.0f} s |"
         )
+    for size, row in report["sizes"].items():
+        for ef, point in row.get("ef_search_sweep", {}).items():
+            print(
+                f"{int(size):,} chunks, ef_search {ef}: vector p50 {point['p50_ms']:.1f} ms, "
+                f"p95 {point['p95_ms']:.1f} ms, recall@10 {point['recall_at_10']:.3f}"
+            )
 
 
 if __name__ == "__main__":
