@@ -224,6 +224,124 @@ def used_summary(result) -> str:
     return ""
 
 
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories (walked recursively).")],
+    scenario: Annotated[str, typer.Option(help="Scenario slug.")] = "northwind",
+) -> None:
+    """Put Markdown, text, HTML and PDF files into a scenario's knowledge base. Each file is
+    stored in its own transaction; rejected files are listed with the reason (exit code 1)."""
+    from app.db.queries import get_scenario
+    from app.errors import AppError
+    from app.rag.ingest import ingest_files
+
+    sources = collect_sources(paths)
+    if not sources:
+        raise typer.BadParameter("no files found", param_hint="PATHS")
+    runtime = open_runtime(get_settings())
+    with console.status("loading the embedding model"):
+        embedder = runtime.load_embedder()
+    progress = Progress(
+        TextColumn("[bold]ingesting[/]"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} files"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[name]}"),
+        console=console,
+    )
+    try:
+        with runtime.session() as session, progress:
+            task = progress.add_task("ingest", total=len(sources), name="")
+            report = ingest_files(
+                session,
+                scenario=get_scenario(session, scenario),
+                files=sources,
+                embedder=embedder,
+                settings=runtime.settings,
+                on_file=lambda name: progress.update(task, advance=1, name=name),
+            )
+    except AppError as error:
+        console.print(f"[red]error:[/] {error.message}")
+        raise typer.Exit(1) from None
+    finally:
+        runtime.close()
+    console.print(ingest_table(report))
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+def collect_sources(paths: list[Path]) -> list:
+    """Named files as they are; directories walked for the supported types, each file named
+    by its path below the directory."""
+    from app.rag.extract import KINDS
+    from app.rag.ingest import SourceFile
+
+    sources = []
+    for path in paths:
+        if path.is_dir():
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                if file.suffix.lower() in KINDS:
+                    sources.append(SourceFile.of_path(file.relative_to(path).as_posix(), file))
+        elif path.is_file():
+            sources.append(SourceFile.of_path(path.name, path))
+        else:
+            raise typer.BadParameter(f"{path} does not exist", param_hint="PATHS")
+    return sources
+
+
+def ingest_table(report) -> Table:
+    table = Table(title="knowledge base")
+    for column in ("file", "status", "chunks", "document"):
+        table.add_column(column)
+    for s in report.stored:
+        table.add_row(s.source, s.status, str(s.chunks), f"#{s.document_id} {s.title}")
+    for r in report.rejected:
+        table.add_row(r.source, "[red]rejected[/]", "", r.reason)
+    return table
+
+
+@app.command()
+def reembed(
+    scenario: Annotated[str, typer.Option(help="Scenario slug.")] = "northwind",
+    everything: Annotated[
+        bool, typer.Option("--all", help="Re-embed every chunk, not only other models' ones.")
+    ] = False,
+) -> None:
+    """Embed a scenario's chunks again with the configured embedding model (those embedded
+    with another model; all with --all), in one transaction."""
+    from app.db.queries import get_scenario
+    from app.errors import AppError
+    from app.rag.reembed import reembed_scenario
+
+    runtime = open_runtime(get_settings())
+    with console.status("loading the embedding model"):
+        embedder = runtime.load_embedder()
+    progress = Progress(
+        TextColumn("[bold]re-embedding[/]"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} chunks"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+    try:
+        with runtime.session() as session, progress:
+            task = progress.add_task("reembed", total=None)
+            count = reembed_scenario(
+                session,
+                scenario=get_scenario(session, scenario),
+                embedder=embedder,
+                everything=everything,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    except AppError as error:
+        console.print(f"[red]error:[/] {error.message}")
+        raise typer.Exit(1) from None
+    finally:
+        runtime.close()
+    console.print(f"[bold]re-embedded[/] {count} chunks of {scenario} with {embedder.name}")
+
+
 @app.command("settings")
 def show_settings() -> None:
     """List every setting, its environment variable, current value and description."""

@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(160, ge=16, description="Chunk size in embedding tokens.")
     chunk_overlap: int = Field(32, ge=0, description="Overlap between chunks, in tokens.")
     max_query_chars: int = Field(4000, ge=1, description="Longest query accepted.")
+    # Knowledge base ingest (issue 4)
+    max_upload_bytes: int = Field(
+        20 * 1024 * 1024, ge=1, description="Largest uploaded file (documents, datasets), in bytes."
+    )
     max_pending_comparisons: int = Field(
         8, ge=1, description="Comparisons running or waiting at once; more get HTTP 503."
     )
@@ -112,9 +116,6 @@ class Settings(BaseSettings):
         0, ge=0, description="Train the demo adapter on the first N examples only; 0 = all."
     )
     # Fine-tuning workflow (datasets, training jobs)
-    max_dataset_mb: float = Field(
-        20, gt=0, description="Largest dataset file accepted by an upload, in MB."
-    )
     training_eval_items: int = Field(
         20,
         ge=0,

@@ -8,11 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.api import comparisons, finetune, health, scenarios
+from app.api import comparisons, documents, finetune, health, scenarios
 from app.config import Settings, get_settings
 from app.errors import install_handlers
 from app.runtime import Runtime
-from app.web import compare, history
+from app.web import compare, history, knowledge
 from app.web import finetune as finetune_pages
 from app.web import scenarios as scenario_pages
 from app.web.render import STATIC
@@ -43,6 +43,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_handlers(app)
     routers = (health, scenarios, comparisons, finetune, compare, history, scenario_pages)
     for module in (*routers, finetune_pages):
+        app.include_router(module.router)
+    for module in (documents, knowledge):  # the knowledge base: REST and pages
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -58,3 +58,27 @@ def test_long_sections_split_into_overlapping_windows_within_size():
 def test_skipped_heading_levels_keep_a_clean_path():
     chunks = chunk_markdown("# A\n\n### C\n\ntext", size=50, overlap=0, count=words)
     assert chunks[0].heading == "A › C"
+
+
+def test_windowing_counts_tokens_linearly():
+    calls = []
+
+    def counting(text: str) -> int:
+        calls.append(text)
+        return len(text.split())
+
+    words_ = [f"w{i}" for i in range(5000)]
+    windows = list(window_words(words_, size=100, overlap=20, count=counting))
+    assert all(len(w.split()) <= 100 for w in windows)
+    # one count per word and one per window, never one per (window, word) pair
+    assert len(calls) <= len(words_) + len(windows)
+    assert sum(len(c.split()) for c in calls) <= 3 * len(words_)
+
+
+def test_windows_shrink_when_the_tokenizer_is_not_additive_over_words():
+    def merging(text: str) -> int:  # joined text costs one token more per space
+        return len(text.split()) * 2 - 1
+
+    windows = list(window_words([f"w{i}" for i in range(50)], 9, 0, merging))
+    assert all(merging(w) <= 9 for w in windows)
+    assert " ".join(windows).split() == [f"w{i}" for i in range(50)]

@@ -60,6 +60,10 @@ class Document(Base):
     title: Mapped[str] = mapped_column(String(300))
     source: Mapped[str] = mapped_column(String(500))
     content_hash: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str] = mapped_column(
+        String(64), default="text/markdown", server_default="text/markdown"
+    )
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()
 
@@ -73,6 +77,8 @@ class Chunk(Base):
     __table_args__ = (
         Index("ix_chunks_document_id", "document_id"),
         Index("ix_chunks_scenario_id", "scenario_id"),
+        # finds chunks embedded with another model without reading them all (revision 0002)
+        Index("ix_chunks_scenario_embedding_model", "scenario_id", "embedding_model"),
         Index(
             "ix_chunks_embedding_hnsw",
             "embedding",

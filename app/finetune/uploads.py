@@ -70,7 +70,7 @@ def upload_dataset(
 
 
 def decode(file: UploadedFile, settings: Settings, report: Report) -> str:
-    limit = int(settings.max_dataset_mb * 1024 * 1024)
+    limit = settings.max_upload_bytes
     if len(file.content) > limit:
         report.errors.append(
             LineError(file.name, 0, f"{len(file.content):,} bytes; the limit is {limit:,}")

@@ -4,6 +4,8 @@ chunks that fit the token budget numbered as sources in the prompt, on the base 
 from __future__ import annotations
 
 from app.levels.base import Level, LevelInputs, LevelPlan, LevelUnavailable, register
+from app.rag.embedding import embedding_model_name
+from app.rag.reembed import mismatch_message, other_models
 from app.rag.search import ChunkHit, hybrid_search
 
 # The scenario's own system prompt is written for its tickets (a JSON triage format); given
@@ -40,6 +42,10 @@ class RagLevel(Level):
     uses_query_embedding = True
 
     def plan(self, inputs: LevelInputs) -> LevelPlan:
+        model = embedding_model_name(inputs.settings.embedding_model)
+        others = other_models(inputs.session, scenario_id=inputs.scenario.id, model=model)
+        if others:  # the query's vector and those chunks are not comparable
+            raise LevelUnavailable(mismatch_message(inputs.scenario, model, others))
         hits = hybrid_search(
             inputs.session,
             scenario_id=inputs.scenario.id,

@@ -62,27 +62,44 @@ def split_sections(markdown: str) -> list[Section]:
 
 
 def window_words(words: list[str], size: int, overlap: int, count: Callable[[str], int]):
-    """Greedy windows of whole words holding at most `size` tokens, overlapping by `overlap`."""
+    """Greedy windows of whole words holding at most `size` tokens, overlapping by `overlap`.
+
+    Linear in the number of words: each word is counted once, windows are found with running
+    sums, and each window is counted once more as a whole (a tokenizer that is not additive
+    over words, e.g. one merging across spaces, then shrinks the window by a word or two).
+    """
+    tokens = [count(word) for word in words]
     start = 0
     while start < len(words):
-        end = start + 1
-        while end < len(words) and count(" ".join(words[start : end + 1])) <= size:
+        end, used = start + 1, tokens[start]
+        while end < len(words) and used + tokens[end] <= size:
+            used += tokens[end]
             end += 1
+        while end > start + 1 and count(" ".join(words[start:end])) > size:
+            end -= 1
         yield " ".join(words[start:end])
         if end >= len(words):
             return
-        back = end
-        while back > start + 1 and count(" ".join(words[back - 1 : end])) <= overlap:
+        back, kept = end, 0
+        while back > start + 1 and kept + tokens[back - 1] <= overlap:
+            kept += tokens[back - 1]
             back -= 1
         start = max(back, start + 1)
 
 
 def chunk_markdown(
-    markdown: str, *, size: int, overlap: int, count: Callable[[str], int]
+    markdown: str,
+    *,
+    size: int,
+    overlap: int,
+    count: Callable[[str], int],
+    headings: bool = True,
 ) -> list[ChunkText]:
-    """Chunks of at most `size` tokens, each within one section and labelled with its path."""
+    """Chunks of at most `size` tokens, each within one section and labelled with its path.
+    With `headings=False` (plain text, PDF) `#` lines are text and there is one section."""
     chunks: list[ChunkText] = []
-    for section in split_sections(markdown):
+    sections = split_sections(markdown) if headings else [Section((), markdown.strip())]
+    for section in sections:
         heading = " › ".join(part for part in section.path if part)
         if count(section.text) <= size:
             pieces = [section.text]

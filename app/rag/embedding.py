@@ -8,6 +8,11 @@ from pathlib import Path
 import numpy as np
 
 
+def embedding_model_name(model: str) -> str:
+    """The name stored with every chunk: a local model by its directory name, else its id."""
+    return Path(model).name if Path(model).exists() else model
+
+
 class Embedder:
     """Wraps one sentence-transformers model; safe to share between threads."""
 
@@ -15,7 +20,7 @@ class Embedder:
         from sentence_transformers import SentenceTransformer
 
         self.model_path = model
-        self.name = Path(model).name if Path(model).exists() else model
+        self.name = embedding_model_name(model)
         self._model = SentenceTransformer(model, device="cpu")
         self._lock = threading.Lock()
         self.tokenizer = self._model.tokenizer

@@ -4,39 +4,87 @@ reciprocal rank fusion (RRF) in one SQL statement.
 Each side ranks its best `candidates` chunks; a chunk's fused score is
 `1/(rrf_k + vector_rank) + 1/(rrf_k + keyword_rank)`, a missing side adding nothing.
 Keyword search ORs the query's lexemes (plain `plainto_tsquery` would AND them and miss
-most chunks for a natural-language question).
+most chunks for a natural-language question) and scores a chunk BM25-style, since
+`ts_rank_cd` alone has no inverse document frequency (a rare product name would weigh no more
+than "jacket"): the sum over the query's lexemes in the chunk of
+`idf * ts_rank_cd(tsv, lexeme, 32)`; normalisation 32 (`rank / (rank + 1)`) saturates repeated
+terms, and `idf = ln(1 + (n - df + 0.5) / (df + 0.5))` (BM25's) with the lexeme's document
+frequency `df` among `n` chunks of the scenario: all of them up to `IDF_SAMPLE` chunks, else
+a sample of that many (counting the exact frequency of a common word in a large collection
+through the GIN index costs more than the rest of the search).
+
+In a collection larger than the sample, the chunks are found through the query's selective
+words, as search engines treat very common words: a word in `COMMON_SHARE` or more of the
+sample still adds to the score of the chunks found, without making nearly every chunk a
+candidate to be scored. A query of common words only matches on all of them.
+
+The modes `vector` and `keyword` run the same statement with the other side's candidate count
+at zero, so the three modes differ only in which ranks are fused. An optional document
+filter applies to both sides.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.config import Settings
+from app.db.models import Scenario
+from app.rag.embedding import Embedder
+from app.rag.reembed import require_embedding_model
+
 HYBRID_SQL = text(
     """
-WITH q AS (
-    SELECT replace(plainto_tsquery('english', :query)::text, ' & ', ' | ')::tsquery AS tsq
-),
-vector_side AS (
+WITH vector_side AS (
     SELECT c.id,
            row_number() OVER (ORDER BY c.embedding <=> CAST(:embedding AS vector)) AS rank,
            1 - (c.embedding <=> CAST(:embedding AS vector)) AS score
     FROM chunks c
     WHERE c.scenario_id = :scenario_id
+      AND (CAST(:document_id AS integer) IS NULL OR c.document_id = :document_id)
     ORDER BY c.embedding <=> CAST(:embedding AS vector)
-    LIMIT :candidates
+    LIMIT :vector_candidates
+),
+terms AS (
+    SELECT quote_literal(t.lexeme)::tsquery AS tq
+    FROM unnest(tsvector_to_array(to_tsvector('english', :query))) AS t(lexeme)
+),
+idf_sample AS MATERIALIZED (
+    SELECT c.tsv FROM chunks c WHERE c.scenario_id = :scenario_id LIMIT :idf_sample
+),
+sample_size AS MATERIALIZED (
+    SELECT count(*)::float AS n FROM idf_sample
+),
+term_weights AS MATERIALIZED (  -- once per query, not once per matching chunk
+    SELECT t.tq, f.df / greatest(s.n, 1) AS share, s.n >= :idf_sample AS sampled,
+           ln(1 + (s.n - f.df + 0.5) / (f.df + 0.5)) AS idf
+    FROM terms t, sample_size s,
+         LATERAL (SELECT count(*)::float AS df FROM idf_sample x WHERE x.tsv @@ t.tq) f
+),
+matching AS (
+    SELECT coalesce(
+        (SELECT string_agg(tq::text, ' | ') FROM term_weights
+         WHERE NOT (sampled AND share >= :common_share)),
+        (SELECT string_agg(tq::text, ' | ') FROM term_weights)
+    )::tsquery AS tsq
 ),
 keyword_side AS (
     SELECT c.id,
-           row_number() OVER (ORDER BY ts_rank_cd(c.tsv, q.tsq) DESC, c.id) AS rank,
-           ts_rank_cd(c.tsv, q.tsq) AS score
-    FROM chunks c, q
-    WHERE c.scenario_id = :scenario_id AND c.tsv @@ q.tsq
-    ORDER BY ts_rank_cd(c.tsv, q.tsq) DESC, c.id
-    LIMIT :candidates
+           row_number() OVER (ORDER BY s.score DESC, c.id) AS rank,
+           s.score
+    FROM chunks c,
+         LATERAL (
+             SELECT sum(w.idf * ts_rank_cd(c.tsv, w.tq, 32)) AS score
+             FROM term_weights w WHERE c.tsv @@ w.tq
+         ) s
+    WHERE c.scenario_id = :scenario_id AND c.tsv @@ (SELECT tsq FROM matching)
+      AND (CAST(:document_id AS integer) IS NULL OR c.document_id = :document_id)
+    ORDER BY s.score DESC, c.id
+    LIMIT :keyword_candidates
 ),
 fused AS (
     SELECT coalesce(v.id, k.id) AS id,
@@ -53,6 +101,16 @@ ORDER BY f.score DESC, f.id
 LIMIT :k
 """
 )
+
+
+class SearchMode(StrEnum):
+    hybrid = "hybrid"
+    vector = "vector"
+    keyword = "keyword"
+
+
+IDF_SAMPLE = 2000  # chunks that document frequencies are counted on (module docstring)
+COMMON_SHARE = 0.01  # words in this share of a full sample only add to scores
 
 
 @dataclass(frozen=True)
@@ -93,17 +151,25 @@ def hybrid_search(
     candidates: int = 40,
     rrf_k: int = 60,
     ef_search: int = 80,
+    mode: SearchMode = SearchMode.hybrid,
+    document_id: int | None = None,
 ) -> list[ChunkHit]:
-    """The `k` best chunks of a scenario for `query` by RRF over vector and keyword ranks."""
+    """The `k` best chunks of a scenario for `query` by RRF over vector and keyword ranks
+    (`mode`: both, or one side alone), optionally of one document only."""
     filtered_hnsw_scan(session, ef_search)
+    candidates = max(candidates, k)
     rows = session.execute(
         HYBRID_SQL,
         {
             "query": query,
             "embedding": vector_literal(embedding),
             "scenario_id": scenario_id,
-            "candidates": max(candidates, k),
+            "document_id": document_id,
+            "vector_candidates": 0 if mode == SearchMode.keyword else candidates,
+            "keyword_candidates": 0 if mode == SearchMode.vector else candidates,
             "rrf_k": rrf_k,
+            "idf_sample": IDF_SAMPLE,
+            "common_share": COMMON_SHARE,
             "k": k,
         },
     ).mappings()
@@ -120,7 +186,36 @@ def hybrid_search(
             vector_rank=row["vector_rank"],
             vector_score=row["vector_score"],
             keyword_rank=row["keyword_rank"],
-            keyword_score=row["keyword_score"],
+            keyword_score=None if row["keyword_score"] is None else float(row["keyword_score"]),
         )
         for row in rows
     ]
+
+
+def search_scenario(
+    session: Session,
+    *,
+    scenario: Scenario,
+    query: str,
+    embedder: Embedder,
+    settings: Settings,
+    k: int,
+    mode: SearchMode = SearchMode.hybrid,
+    document_id: int | None = None,
+) -> list[ChunkHit]:
+    """Search a scenario's knowledge base with the loaded embedding model (the search API,
+    the playground page and the CLI). EmbeddingModelMismatch (409) when its chunks were
+    embedded with another model."""
+    require_embedding_model(session, scenario=scenario, model=embedder.name)
+    return hybrid_search(
+        session,
+        scenario_id=scenario.id,
+        query=query,
+        embedding=embedder.embed_one(query),
+        k=k,
+        candidates=settings.candidates,
+        rrf_k=settings.rrf_k,
+        ef_search=settings.hnsw_ef_search,
+        mode=mode,
+        document_id=document_id,
+    )

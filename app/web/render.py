@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from app.web import chart
+from app.web.citations import link_citations
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
@@ -31,6 +32,7 @@ def usd(value: float | None) -> str:
 
 templates = Jinja2Templates(directory=TEMPLATES, context_processors=[readiness])
 templates.env.filters.update(ms=ms, usd=usd)
+templates.env.filters["cite"] = link_citations
 templates.env.globals.update(latency_chart=chart.latency_chart, cost_chart=chart.cost_chart)
 
 

@@ -1,7 +1,7 @@
 """Training jobs, and each adapter's before/after evaluation.
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0002
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0005"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,150 @@
+"""Knowledge-base pages: documents (upload, list, delete), one document with its chunks, a
+chunk's permalink (citations point at it) and the search playground. They call the same
+services as the API (`app.rag.ingest`, `app.rag.documents`, `app.rag.search`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse
+from starlette.datastructures import UploadFile
+
+from app.api.comparisons import MAX_ID
+from app.api.documents import loaded_embedder, upload_source
+from app.db.models import Scenario
+from app.db.queries import get_scenario
+from app.deps import RuntimeDep, SessionDep
+from app.errors import AppError
+from app.rag.documents import (
+    delete_document,
+    document_chunks,
+    get_chunk,
+    get_document,
+    list_documents,
+)
+from app.rag.extract import KINDS
+from app.rag.ingest import IngestReport, ingest_files
+from app.rag.search import SearchMode, search_scenario
+from app.web.render import from_htmx, render
+
+router = APIRouter(include_in_schema=False)
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def documents_context(session, scenario: Scenario, report: IngestReport | None = None) -> dict:
+    return {
+        "scenario": scenario,
+        "documents": list_documents(session, scenario=scenario),
+        "report": report,
+        "accept": ",".join(sorted(KINDS)),
+    }
+
+
+@router.get("/scenarios/{slug}/documents")
+def documents_page(request: Request, slug: str, session: SessionDep):
+    context = documents_context(session, get_scenario(session, slug))
+    return render(request, "documents.html", "_partials/documents_table.html", context)
+
+
+@router.post("/scenarios/{slug}/documents")
+async def upload(request: Request, slug: str, session: SessionDep, runtime: RuntimeDep):
+    """The upload form (multipart `files`); htmx gets the report and the refreshed table."""
+    scenario = get_scenario(session, slug)
+    embedder = loaded_embedder(runtime)
+    form = await request.form(max_files=1000)
+    sources = [
+        upload_source(v)
+        for _, v in form.multi_items()
+        if isinstance(v, UploadFile) and (v.filename or v.size)
+    ]
+    if not sources:
+        raise AppError("choose or drop at least one file")
+    report = await run_in_threadpool(
+        ingest_files,
+        session,
+        scenario=scenario,
+        files=sources,
+        embedder=embedder,
+        settings=runtime.settings,
+    )
+    context = documents_context(session, scenario, report)
+    status = 200 if report.stored else 422
+    return render(request, "documents.html", "_partials/ingest_report.html", context, status)
+
+
+@router.get("/scenarios/{slug}/documents/{document_id}")
+def document_page(request: Request, slug: str, document_id: Id, session: SessionDep):
+    scenario = get_scenario(session, slug)
+    document = get_document(session, scenario=scenario, document_id=document_id)
+    context = {
+        "scenario": scenario,
+        "document": document,
+        "chunks": document_chunks(session, document=document),
+    }
+    return render(request, "document.html", "document.html", context)
+
+
+@router.delete("/scenarios/{slug}/documents/{document_id}")
+@router.post("/scenarios/{slug}/documents/{document_id}/delete")
+def remove(request: Request, slug: str, document_id: Id, session: SessionDep):
+    """Delete a document (and its chunks); htmx gets the refreshed table."""
+    scenario = get_scenario(session, slug)
+    delete_document(session, scenario=scenario, document_id=document_id)
+    if from_htmx(request):
+        context = documents_context(session, scenario)
+        return render(request, "documents.html", "_partials/documents_table.html", context)
+    return RedirectResponse(f"/scenarios/{scenario.slug}/documents", 303)
+
+
+@router.get("/chunks/{chunk_id}")
+def chunk_link(chunk_id: Id, session: SessionDep):
+    """A chunk's permalink (the rag level's citations): its place on its document's page."""
+    chunk = get_chunk(session, chunk_id)
+    slug = session.get(Scenario, chunk.scenario_id).slug
+    url = f"/scenarios/{slug}/documents/{chunk.document_id}#chunk-{chunk.id}"
+    return RedirectResponse(url, 307)
+
+
+@router.get("/scenarios/{slug}/search")
+def search_page(
+    request: Request,
+    slug: str,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    q: Annotated[str | None, Query(max_length=4000)] = None,
+    k: Annotated[int, Query(ge=1, le=100)] = 10,
+    mode: SearchMode = SearchMode.hybrid,
+    document: Annotated[str | None, Query(pattern=r"^\d{0,9}$")] = None,
+):
+    """The search playground: each hit's rank and score on both sides and the fused score.
+    (`document` is a string: the form's "all documents" sends it empty.)"""
+    scenario = get_scenario(session, slug)
+    document = int(document) if document else None
+    context = {
+        "scenario": scenario,
+        "documents": list_documents(session, scenario=scenario),
+        "q": q or "",
+        "k": k,
+        "mode": mode.value,
+        "modes": [m.value for m in SearchMode],
+        "document": document,
+        "hits": None,
+        "error": None,
+    }
+    status = 200
+    if q is not None and not q.strip():
+        context["error"], status = "Type a query: an empty query searches nothing.", 422
+    elif q:
+        context["hits"] = search_scenario(
+            session,
+            scenario=scenario,
+            query=q.strip(),
+            embedder=loaded_embedder(runtime),
+            settings=runtime.settings,
+            k=k,
+            mode=mode,
+            document_id=document,
+        )
+    return render(request, "search.html", "_partials/search_results.html", context, status)
