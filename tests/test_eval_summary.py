@@ -108,3 +108,16 @@ def test_run_differences_flag_notable_changes():
     assert quality["delta"] == pytest.approx(0.7) and quality["notable"]
     same = run_differences(before, before)["kinds"]["triage"]["finetune"]["quality"]
     assert same["delta"] == 0 and not same["notable"]
+
+
+def test_a_limit_takes_the_kinds_in_turn():
+    from app.evals.runner import EvalOptions, choose_items
+
+    kinds = ["knowledge"] * 3 + ["triage"] * 2 + ["general"]
+    items = [SimpleNamespace(kind=k, position=n) for n, k in enumerate(kinds)]
+    eval_set = SimpleNamespace(items=items)
+    chosen = choose_items(eval_set, EvalOptions(limit=4))
+    assert [i.position for i in chosen] == [0, 1, 3, 5]
+    only = choose_items(eval_set, EvalOptions(limit=2, kinds=["triage"]))
+    assert [i.position for i in only] == [3, 4]
+    assert len(choose_items(eval_set, EvalOptions())) == 6

@@ -32,7 +32,8 @@ def jsonl(*items):
 
 @pytest.fixture(scope="module")
 def demo_run(client):
-    """The first two demo items (knowledge questions) through all three levels."""
+    """Two demo items (a limit takes the kinds in turn: the first knowledge question and the
+    first triage ticket) through all three levels."""
     response = client.post(
         "/api/v1/scenarios/northwind/evals", json={"limit": 2, "max_new_tokens": 24}
     )
@@ -52,27 +53,31 @@ def test_an_eval_runs_each_item_through_every_level_as_a_stored_comparison(demo_
     for score in scores:
         comparison = session.get(Comparison, score.comparison_id)
         item = session.get(EvalItem, score.eval_item_id)
-        assert comparison.query == item.input and item.kind == "knowledge"
+        assert comparison.query == item.input and item.kind in ("knowledge", "triage")
         assert comparison.settings["max_new_tokens"] == 24
         assert score.metrics["latency_ms"] > 0 and score.metrics["cost_usd"] > 0
 
 
 def test_the_summary_scores_each_level_per_kind(demo_run):
     levels = demo_run["summary"]["levels"]
-    assert demo_run["summary"]["items"] == 2 and demo_run["summary"]["kind_items"] == {
-        "knowledge": 2
-    }
+    summary = demo_run["summary"]
+    assert summary["items"] == 2 and summary["kind_items"] == {"knowledge": 1, "triage": 1}
     for level in ("prompt", "rag", "finetune"):
         stats = levels[level]
-        assert stats["metrics"]["fact_recall"]["n"] == 2
-        assert stats["metrics"]["json_validity"]["n"] == 0  # knowledge items expect no JSON
+        metrics = stats["metrics"]
+        assert metrics["fact_recall"]["n"] == 1  # the knowledge question
+        # the triage ticket: JSON against the scenario's schema and the expected fields
+        assert metrics["json_validity"]["n"] == metrics["schema_validity"]["n"] == 1
+        assert metrics["field_accuracy"]["n"] == 1
+        assert metrics["quality"]["n"] == 2
         assert stats["latency_p95_ms"] >= stats["latency_p50_ms"] > 0
         assert stats["errors"] == 0
-    # Both questions are answered by returns-policy.md; hybrid search finds it.
-    assert levels["rag"]["metrics"]["retrieval_hit"] == {"mean": 1.0, "spread": None, "n": 2}
+    # The tent question is answered by returns-policy.md; hybrid search finds it.
+    assert levels["rag"]["metrics"]["retrieval_hit"] == {"mean": 1.0, "spread": None, "n": 1}
     assert levels["prompt"]["metrics"]["retrieval_hit"]["n"] == 0
     assert demo_run["winners"]["quality"]["level"] in levels
-    assert demo_run["summary"]["kinds"]["knowledge"]["rag"]["metrics"]["fact_recall"]["n"] == 2
+    assert summary["kinds"]["knowledge"]["rag"]["metrics"]["fact_recall"]["n"] == 1
+    assert summary["kinds"]["triage"]["finetune"]["metrics"]["fact_recall"]["n"] == 0
 
 
 def test_results_page_export_and_report(client, demo_run):
@@ -81,7 +86,8 @@ def test_results_page_export_and_report(client, demo_run):
     assert page.status_code == 200
     assert "Quality vs cost per query" in page.text and "Quality vs p95 latency" in page.text
     assert 'class="winner' in page.text and "/comparisons/" in page.text
-    assert "Kind: knowledge" in page.text and "per 1,000" in page.text
+    assert "Kind: knowledge" in page.text and "Kind: triage" in page.text
+    assert "per 1,000" in page.text
     exported = client.get(f"/api/v1/evals/{run_id}/export", params={"format": "csv"})
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert len(rows) == 6 and {r["level"] for r in rows} == {"prompt", "rag", "finetune"}

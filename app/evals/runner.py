@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from itertools import zip_longest
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -43,7 +44,7 @@ class EvalNotPossible(AppError):
 
 @dataclass
 class EvalOptions:
-    """What to run: levels (default all), the first `limit` items (of `kinds`), each
+    """What to run: levels (default all), `limit` items (of `kinds`, spread over them), each
     `repeats` times; generation settings as in a comparison."""
 
     levels: list[str] | None = None
@@ -90,11 +91,23 @@ def eval_item_count(session: Session, scenario: Scenario) -> int:
 
 
 def choose_items(eval_set: EvalSet, options: EvalOptions) -> list[EvalItem]:
+    """The items of the chosen kinds; with a `limit`, taken in turn from each kind (in file
+    order within a kind), so that a short run still covers every kind."""
     items = [i for i in eval_set.items if not options.kinds or i.kind in options.kinds]
-    items = items[: options.limit] if options.limit else items
+    if options.limit:
+        items = sorted(take_in_turn(items)[: options.limit], key=lambda i: i.position)
     if not items:
         raise EvalNotPossible(f"no eval items of kind(s) {options.kinds} in the scenario's set")
     return items
+
+
+def take_in_turn(items: list[EvalItem]) -> list[EvalItem]:
+    """First item of each kind, then the second of each, and so on."""
+    by_kind: dict[str, list[EvalItem]] = {}
+    for item in items:
+        by_kind.setdefault(item.kind, []).append(item)
+    rounds = zip_longest(*by_kind.values())
+    return [item for round_ in rounds for item in round_ if item is not None]
 
 
 def probe_levels(
