@@ -114,3 +114,13 @@ def test_skipped_levels_are_reported():
     skipped = {"rag": "scenario 'x' has no documents to retrieve from"}
     report = build_report(summarise(data, ["prompt"]), None, skipped)
     assert "RAG was not evaluated: scenario 'x' has no documents to retrieve from" in report.notes
+
+
+def test_volume_can_make_the_fine_tuned_model_the_better_buy():
+    data = rows("triage", 30, {"prompt": 0.7, "finetune": 0.62})
+    report = build_report(summarise(data, ["prompt", "finetune"]), costs(), {})
+    assert report.kinds[0].level == "prompt"
+    assert (
+        "triage: the fine-tuned model scores 62% against 70% for the few-shot prompt and is "
+        "cheaper above 104 queries/day; at that volume it is the better buy" in report.notes
+    )

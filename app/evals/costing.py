@@ -79,18 +79,20 @@ def scenario_fixed_inputs(session: Session, scenario: Scenario) -> ScenarioFixed
     )
     adapter = scenario.active_adapter
     metrics = adapter.metrics if adapter else {}
-    chars = session.scalar(
-        select(func.coalesce(func.sum(func.length(Example.prompt + Example.completion)), 0))
+    # Training tokens: the mean example length (about 4 characters a token) times the
+    # examples the training saw (all epochs).
+    mean_chars = session.scalar(
+        select(func.coalesce(func.avg(func.length(Example.prompt + Example.completion)), 0))
         .join(Dataset)
         .where(
-            Dataset.sha256 == (adapter.dataset_sha256 if adapter else ""), Example.split == "train"
+            Dataset.sha256 == (adapter.dataset_sha256 if adapter else ""),
+            Example.split == "train",
         )
     )
-    epochs = (adapter.config or {}).get("num_epochs", 1) if adapter else 0
     return ScenarioFixedInputs(
         corpus_tokens=float(corpus),
         training_seconds=float(metrics.get("seconds", 0.0)),
-        training_tokens=float(chars) / CHARS_PER_TOKEN * epochs,
+        training_tokens=float(mean_chars) / CHARS_PER_TOKEN * metrics.get("examples", 0),
     )
 
 

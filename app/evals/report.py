@@ -160,6 +160,28 @@ def cost_lines(costs: CostEstimate | None, chosen: set[str]) -> list[str]:
     return lines
 
 
+def volume_notes(kinds: list[KindDecision], costs: CostEstimate | None) -> list[str]:
+    """Where the fine-tuned model is nearly as good as the chosen level and, past some daily
+    volume, cheaper: at that volume it is the better buy."""
+    if costs is None:
+        return []
+    found = []
+    for k in kinds:
+        tuned, chosen = k.quality.get("finetune"), k.quality.get(k.level) if k.level else None
+        if k.level in (None, "finetune") or tuned is None or chosen is None:
+            continue
+        if tuned < chosen - GAIN:
+            continue
+        for even in costs.break_evens:
+            if even.cheaper_above == "finetune" and even.cheaper_below == k.level:
+                found.append(
+                    f"{k.kind}: the fine-tuned model scores {pct(tuned)} against {pct(chosen)} "
+                    f"for {name(k.level)} and is cheaper above {even.queries_per_day:,.0f} "
+                    "queries/day; at that volume it is the better buy"
+                )
+    return found
+
+
 def latency_note(summary: dict[str, Any], chosen: set[str]) -> str | None:
     levels = summary["levels"]
     parts = [
@@ -182,6 +204,7 @@ def build_report(
     if summary["items"] < MIN_ITEMS:
         thin_reasons.insert(0, f"only {summary['items']} items in all (fewer than {MIN_ITEMS})")
     notes = [f"{name(lv)} was not evaluated: {why}" for lv, why in skipped.items()]
+    notes += volume_notes(kinds, costs)
     if summary["repeats"] < 2:
         notes.append("one run per item: repeat the eval (--repeats) to measure the spread")
     if latency := latency_note(summary, chosen):
