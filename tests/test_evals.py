@@ -4,6 +4,7 @@ scores, summary, results page, export, report; bad input; one eval at a time; re
 import csv
 import io
 import json
+import socket
 import time
 
 import pytest
@@ -92,6 +93,8 @@ def test_results_page_export_and_report(client, demo_run):
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert len(rows) == 6 and {r["level"] for r in rows} == {"prompt", "rag", "finetune"}
     assert all(r["output"] for r in rows)
+    comparison = client.get(f"/comparisons/{rows[0]['comparison_id']}")
+    assert comparison.text.count("a month at 1,000/day") == 3  # one per level
     lines = client.get(f"/api/v1/evals/{run_id}/export", params={"format": "jsonl"}).text
     assert len(lines.splitlines()) == 6
     report = client.get("/api/v1/scenarios/northwind/report").json()
@@ -184,10 +187,22 @@ def test_one_eval_at_a_time_and_a_restart_marks_a_running_eval_interrupted(clien
         total=3,
         done=1,
     )
-    session.add(stale)
+    orphan = EvalRun(
+        scenario_id=scenario.id,
+        eval_set_id=eval_set.id,
+        status="running",
+        options={"worker": f"{socket.gethostname()}:999999999"},  # a process that is gone
+        levels=["prompt"],
+        skipped={},
+        total=3,
+        done=1,
+    )
+    session.add_all([stale, orphan])
     session.commit()
     busy = client.post("/api/v1/scenarios/northwind/evals", json={"limit": 1})
     assert busy.status_code == 409
+    session.refresh(orphan)
+    assert orphan.status == "interrupted" and "process running this eval" in orphan.error
     assert mark_interrupted(session) == 1
     session.refresh(stale)
     assert stale.status == "interrupted" and "server stopped" in stale.error
@@ -210,3 +225,15 @@ def test_the_eval_page_starts_a_run_and_polls_its_progress(client):
     assert run["status"] == "done"
     done = client.get(f"/evals/{run_id}/progress", headers={"HX-Request": "true"})
     assert done.headers["HX-Redirect"] == f"/evals/{run_id}"
+
+
+def test_two_runs_of_a_scenario_compare_with_changes_highlighted(client, demo_run):
+    runs = client.get("/api/v1/scenarios/northwind/evals").json()
+    latest = next(r for r in runs if r["status"] == "done" and r["id"] != demo_run["id"])
+    page = client.get(f"/evals/{latest['id']}/compare", params={"other": demo_run["id"]})
+    assert page.status_code == 200
+    assert f"Eval #{demo_run['id']} → #{latest['id']}" in page.text
+    assert "Kind: knowledge" in page.text and "quality" in page.text
+    bare = client.get("/api/v1/scenarios/bare-evals/evals").json()[0]
+    other = client.get(f"/evals/{bare['id']}/compare", params={"other": demo_run["id"]})
+    assert other.status_code == 422 and "same scenario" in other.text

@@ -9,6 +9,8 @@ A server that stops mid-run leaves it `running`; the next start marks it `interr
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -54,6 +56,7 @@ class EvalOptions:
     max_new_tokens: int | None = None
     temperature: float | None = None
     item_ids: list[int] = field(default_factory=list)
+    worker: str = ""
 
     def resolved(self) -> EvalOptions:
         if self.repeats > 1 and self.temperature == 0:
@@ -141,9 +144,11 @@ def create_eval_run(session: Session, runtime: Runtime, slug: str, options: Eval
     if not levels:
         reasons = "; ".join(f"{lv}: {why}" for lv, why in skipped.items())
         raise EvalNotPossible(f"no level can run for scenario {slug!r} ({reasons})")
+    mark_orphaned(session)
     if session.scalar(select(func.count(EvalRun.id)).where(EvalRun.status.in_(ACTIVE))):
         raise EvalBusy("an eval is already running; wait for it to finish")
     options.item_ids = [item.id for item in items]
+    options.worker = worker_id()
     run = EvalRun(
         scenario_id=scenario.id,
         eval_set_id=items[0].eval_set_id,
@@ -319,6 +324,33 @@ def get_eval_run(session: Session, run_id: int) -> EvalRun:
 def current_summary(session: Session, run: EvalRun) -> dict:
     """The stored summary, or (while running) one over the scores so far."""
     return run.summary or summarise(score_rows(session, run.id), run.levels)
+
+
+def worker_id() -> str:
+    """Which process runs an eval: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def mark_orphaned(session: Session) -> None:
+    """Active runs whose process on this host is gone (a CLI run that was killed) will never
+    finish: marked `interrupted`, so that they do not block new runs."""
+    host = socket.gethostname()
+    for run in session.scalars(select(EvalRun).where(EvalRun.status.in_(ACTIVE))):
+        owner, _, pid = str(run.options.get("worker", "")).rpartition(":")
+        if owner == host and pid.isdigit() and not process_alive(int(pid)):
+            run.status, run.error = "interrupted", "the process running this eval stopped"
+            run.finished_at = func.now()
+    session.flush()
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def mark_interrupted(session: Session) -> int:
