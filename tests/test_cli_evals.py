@@ -30,12 +30,11 @@ def test_eval_refuses_bad_options(cli_env):
     assert result.exit_code == 2 and "oracle" in result.output
 
 
-def test_eval_set_names_bad_lines_and_stores_nothing(cli_env, session):
+def test_eval_set_names_bad_lines_and_stores_nothing(cli_env, session, tmp_path, monkeypatch):
     before = session.scalar(select(func.count(EvalSet.id)))
-    with cli_env.isolated_filesystem():
-        with open("bad.jsonl", "w") as file:
-            file.write('{"input": "ok", "expected": "x"}\n{"input": ""}\nnope\n')
-        result = cli_env.invoke(cli.app, ["eval-set", "bad.jsonl", "--scenario", "northwind"])
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.jsonl").write_text('{"input": "ok", "expected": "x"}\n{"input": ""}\nnope\n')
+    result = cli_env.invoke(cli.app, ["eval-set", "bad.jsonl", "--scenario", "northwind"])
     assert result.exit_code == 1
     assert "line 2: 'input'" in result.output and "line 3: not JSON" in result.output
     assert session.scalar(select(func.count(EvalSet.id))) == before

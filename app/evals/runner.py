@@ -340,7 +340,7 @@ def mark_orphaned(session: Session) -> None:
         if owner == host and pid.isdigit() and not process_alive(int(pid)):
             run.status, run.error = "interrupted", "the process running this eval stopped"
             run.finished_at = func.now()
-    session.flush()
+    session.commit()
 
 
 def process_alive(pid: int) -> bool:
