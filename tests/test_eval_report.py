@@ -41,7 +41,8 @@ def clear_summary():
         "finetune": {"json_validity": 0.98, "field_accuracy": 0.7},
         "prompt": {"json_validity": 0.1, "field_accuracy": 0.05},
     }
-    data = rows("knowledge", 30, {"prompt": 0.2, "rag": 0.7, "finetune": 0.1})
+    hits = {"rag": {"retrieval_hit": 0.9}}
+    data = rows("knowledge", 30, {"prompt": 0.2, "rag": 0.7, "finetune": 0.1}, 1, 0, hits)
     data += rows("triage", 25, {"prompt": 0.1, "rag": 0.1, "finetune": 0.75}, 1, 100, triage_extra)
     data += rows("general", 20, {"prompt": 0.8, "rag": 0.75, "finetune": 0.3}, 1, 200)
     return summarise(data, LEVELS)
@@ -59,7 +60,9 @@ def test_clear_evidence_routes_each_kind_with_the_numbers():
     assert "RAG scores 70% quality against 20% for the few-shot prompt (+50 points" in (
         by_kind["knowledge"].reason
     )
-    assert "team's own documents" in by_kind["knowledge"].reason
+    assert "team's own documents (the right document was retrieved for 90% of items)" in (
+        by_kind["knowledge"].reason
+    )
     assert by_kind["triage"].level == "finetune"
     assert "format must be exact (valid JSON 98% vs 10%, fields 70% vs 5%)" in (
         by_kind["triage"].reason
@@ -124,3 +127,10 @@ def test_volume_can_make_the_fine_tuned_model_the_better_buy():
         "triage: the fine-tuned model scores 62% against 70% for the few-shot prompt and is "
         "cheaper above 104 queries/day; at that volume it is the better buy" in report.notes
     )
+
+
+def test_rag_winning_items_without_a_source_is_not_called_knowledge():
+    data = rows("general", 30, {"prompt": 0.2, "rag": 0.8})
+    report = build_report(summarise(data, ["prompt", "rag"]), None, {})
+    assert "the retrieved context helps these answers" in report.kinds[0].reason
+    assert "own documents" not in report.kinds[0].reason

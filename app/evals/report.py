@@ -51,6 +51,10 @@ def pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0%}"
 
 
+def volume(queries_per_day: float) -> str:
+    return f"{queries_per_day:,.0f}" if queries_per_day >= 10 else f"{queries_per_day:.2g}"
+
+
 def complexity(level: str) -> int:
     return SIMPLEST_FIRST.index(level) if level in SIMPLEST_FIRST else len(SIMPLEST_FIRST)
 
@@ -95,8 +99,11 @@ def reason_for(chosen: str, group: dict[str, dict[str, Any]], quality: dict[str,
     stats = group[chosen]
     if chosen == "rag":
         hit = metric(stats, "retrieval_hit")
-        text += "; the answers need the team's own documents"
-        text += f" (the right document was retrieved for {pct(hit)} of items)" if hit else ""
+        if hit is None:  # the items name no source document: context helped, not knowledge
+            text += "; the retrieved context helps these answers"
+        else:
+            text += "; the answers need the team's own documents"
+            text += f" (the right document was retrieved for {pct(hit)} of items)"
     elif chosen == "finetune":
         formats = [
             f"{label} {pct(metric(stats, key))} vs {pct(metric(group[base], key))}"
@@ -153,7 +160,7 @@ def cost_lines(costs: CostEstimate | None, chosen: set[str]) -> list[str]:
         lines.append(text)
     for even in costs.break_evens:
         lines.append(
-            f"above {even.queries_per_day:,.0f} queries/day {name(even.cheaper_above)} is "
+            f"above {volume(even.queries_per_day)} queries/day {name(even.cheaper_above)} is "
             f"cheaper than {name(even.cheaper_below)} (one-off costs spread over "
             f"{costs.profile.amortise_months} months)"
         )
@@ -176,7 +183,7 @@ def volume_notes(kinds: list[KindDecision], costs: CostEstimate | None) -> list[
             if even.cheaper_above == "finetune" and even.cheaper_below == k.level:
                 found.append(
                     f"{k.kind}: the fine-tuned model scores {pct(tuned)} against {pct(chosen)} "
-                    f"for {name(k.level)} and is cheaper above {even.queries_per_day:,.0f} "
+                    f"for {name(k.level)} and is cheaper above {volume(even.queries_per_day)} "
                     "queries/day; at that volume it is the better buy"
                 )
     return found
