@@ -342,6 +342,139 @@ def reembed(
     console.print(f"[bold]re-embedded[/] {count} chunks of {scenario} with {embedder.name}")
 
 
+@app.command("eval")
+def run_eval(
+    scenario: Annotated[str, typer.Option(help="Scenario slug.")] = "northwind",
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N items.")] = None,
+    repeats: Annotated[int, typer.Option(min=1, max=20, help="Runs of each item.")] = 1,
+    levels: Annotated[str | None, typer.Option(help="Comma-separated levels.")] = None,
+    kinds: Annotated[str | None, typer.Option(help="Comma-separated item kinds.")] = None,
+    max_new_tokens: Annotated[
+        int | None, typer.Option(min=1, max=1024, help="Default: the setting.")
+    ] = None,
+    temperature: Annotated[
+        float | None, typer.Option(min=0.0, max=2.0, help="Default 0; 0.7 with repeats.")
+    ] = None,
+) -> None:
+    """Run the scenario's eval set through every level (each item a stored comparison) and
+    print the summary per level."""
+    from pydantic import ValidationError
+
+    from app.api.evals import EvalCreate
+    from app.errors import AppError
+    from app.evals.runner import run_eval_here
+
+    def listed(value: str | None) -> list[str] | None:
+        return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+    try:
+        body = EvalCreate(
+            limit=limit,
+            repeats=repeats,
+            levels=listed(levels),
+            kinds=listed(kinds),
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+        )
+    except ValidationError as error:
+        raise typer.BadParameter("; ".join(e["msg"] for e in error.errors())) from None
+    runtime = open_runtime(get_settings())
+    with console.status("loading models", spinner="dots"):
+        runtime.load()
+    columns = (
+        TextColumn("[bold]eval[/]"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} comparisons"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    try:
+        with Progress(*columns, console=console) as bar:
+            task = bar.add_task("eval", total=None)
+            run_id = run_eval_here(
+                runtime,
+                scenario,
+                body.options(),
+                lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        with runtime.session() as session:
+            print_eval(session, run_id)
+    except AppError as error:
+        console.print(f"[red]error:[/] {error.message}")
+        raise typer.Exit(1) from None
+    finally:
+        runtime.close()
+
+
+def print_eval(session, run_id: int) -> None:
+    from app.evals.runner import get_eval_run
+    from app.evals.scoring import QUALITY_METRICS
+
+    run = get_eval_run(session, run_id)
+    summary = run.summary or {}
+    console.print(f"[bold]eval #{run.id}[/] {run.status}: {run.done}/{run.total} comparisons")
+    for level, why in run.skipped.items():
+        console.print(f"[yellow]{level} skipped:[/] {why}")
+    groups = {"all": summary.get("levels", {}), **summary.get("kinds", {})}
+    for title, group in groups.items():
+        items = summary.get("kind_items", {}).get(title, summary.get("items"))
+        table = Table(title=f"{title} ({items} items)")
+        table.add_column("metric")
+        for level in group:
+            table.add_column(level, justify="right")
+        for metric in QUALITY_METRICS:
+            cells = [group[lv]["metrics"][metric]["mean"] for lv in group]
+            if any(c is not None for c in cells):
+                table.add_row(metric, *["–" if c is None else f"{c:.0%}" for c in cells])
+        table.add_row(
+            "latency p95", *[f"{(group[lv]['latency_p95_ms'] or 0) / 1000:.1f} s" for lv in group]
+        )
+        table.add_row(
+            "cost/query", *[f"${group[lv]['cost_per_query_usd'] or 0:.6f}" for lv in group]
+        )
+        console.print(table)
+    console.print(f"results: /evals/{run.id}   report: /scenarios/{run.scenario.slug}/report")
+
+
+def read_text(path: Path) -> str:
+    from app.evals.items import EvalSetInvalid
+
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise EvalSetInvalid([f"file: not UTF-8 text (byte {error.start})"]) from None
+
+
+@app.command("eval-set")
+def upload_eval_set(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL file.")],
+    scenario: Annotated[str, typer.Option(help="Scenario slug.")] = "northwind",
+) -> None:
+    """Store a JSONL file of eval items as the scenario's eval set (nothing is stored if any
+    line is bad; each bad line is named)."""
+    from app.db.queries import get_scenario
+    from app.errors import AppError
+    from app.evals.items import EvalSetInvalid, parse_eval_jsonl, store_eval_set
+
+    runtime = open_runtime(get_settings())
+    try:
+        with runtime.session() as session:
+            record = get_scenario(session, scenario)
+            items = parse_eval_jsonl(read_text(path))
+            eval_set = store_eval_set(session, scenario=record, name=path.name, items=items)
+            session.commit()
+    except EvalSetInvalid as error:
+        for line in error.errors:
+            console.print(f"[red]{path}:[/] {line}")
+        raise typer.Exit(1) from None
+    except AppError as error:
+        console.print(f"[red]error:[/] {error.message}")
+        raise typer.Exit(1) from None
+    finally:
+        runtime.close()
+    console.print(f"[bold]eval set[/] #{eval_set.id}: {len(items)} items for {scenario}")
+
+
 @app.command("settings")
 def show_settings() -> None:
     """List every setting, its environment variable, current value and description."""

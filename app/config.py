@@ -107,6 +107,17 @@ class Settings(BaseSettings):
     embedding_usd_per_mtok: float = Field(
         0.02, ge=0, description="Price of embedding the query (rag level), per 1M tokens."
     )
+    # Evals and the cost model (issue 7).
+    pricing_file: Path = Field(
+        Path(__file__).resolve().parent.parent / "data" / "pricing.toml",
+        description="TOML file of pricing profiles for the eval cost model (editable).",
+    )
+    pricing_profile: str = Field(
+        "self-hosted-cpu", description="Pricing profile used when a page or request names none."
+    )
+    queries_per_day: float = Field(
+        1000, gt=0, description="Volume the cost model prices a month at (queries per day)."
+    )
     load_demo: bool = Field(True, description="Load the northwind demo scenario on start.")
     demo_dir: Path = Field(
         Path(__file__).resolve().parent.parent / "data" / "demo",

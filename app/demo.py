@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db.models import Scenario
+from app.evals.items import parse_eval_jsonl, store_eval_set
 from app.finetune import train as train_module
 from app.finetune.adapters import register_adapter, usable
 from app.finetune.dataset import (
@@ -76,6 +77,10 @@ def load_demo(
         sha256=dataset_sha256(train_file, eval_file),
         splits={"train": read_chat_jsonl(train_file), "eval": read_chat_jsonl(eval_file)},
         embedder=embedder,
+    )
+    evalset = (demo / "evalset.jsonl").read_text(encoding="utf-8")
+    store_eval_set(
+        session, scenario=scenario, name="northwind-evalset", items=parse_eval_jsonl(evalset)
     )
     session.flush()
     return scenario

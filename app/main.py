@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.api import comparisons, documents, finetune, health, scenarios
+from app.api import comparisons, documents, evals, finetune, health, scenarios
 from app.config import Settings, get_settings
 from app.errors import install_handlers
 from app.runtime import Runtime
 from app.web import compare, history, knowledge
+from app.web import evals as eval_pages
 from app.web import finetune as finetune_pages
 from app.web import scenarios as scenario_pages
 from app.web.render import STATIC
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.runtime = runtime or Runtime(settings or get_settings())
         if own:
             app.state.runtime.migrate()
+            mark_interrupted_evals(app.state.runtime)
             app.state.runtime.load_in_background()
         app.state.runtime.training_worker()
         yield
@@ -41,13 +43,19 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     app = FastAPI(title="TriTune", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_handlers(app)
-    routers = (health, scenarios, comparisons, finetune, compare, history, scenario_pages)
-    for module in (*routers, finetune_pages):
-        app.include_router(module.router)
-    for module in (documents, knowledge):  # the knowledge base: REST and pages
+    routers = (health, scenarios, comparisons, compare, history, scenario_pages)
+    for module in (*routers, documents, knowledge, finetune, finetune_pages, evals, eval_pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def mark_interrupted_evals(runtime: Runtime) -> None:
+    """An eval that was running when the server stopped will never finish: say so."""
+    from app.evals.runner import mark_interrupted
+
+    with runtime.session() as session:
+        mark_interrupted(session)
 
 
 def configure_logging() -> None:

@@ -247,3 +247,97 @@ class Training(Base):
     scenario: Mapped[Scenario] = relationship()
     dataset: Mapped[Dataset] = relationship()
     adapter: Mapped[Adapter | None] = relationship()
+
+
+class EvalSet(Base):
+    """A scenario's eval items, stored as one set (keyed by content hash)."""
+
+    __tablename__ = "eval_sets"
+    __table_args__ = (UniqueConstraint("scenario_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = created_at_column()
+
+    items: Mapped[list[EvalItem]] = relationship(
+        back_populates="eval_set",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="EvalItem.position",
+    )
+
+
+class EvalItem(Base):
+    """One eval input and what its answer is checked against (see app/evals/items.py)."""
+
+    __tablename__ = "eval_items"
+    __table_args__ = (Index("ix_eval_items_eval_set_id", "eval_set_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    eval_set_id: Mapped[int] = mapped_column(ForeignKey("eval_sets.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(64))
+    input: Mapped[str] = mapped_column(Text)
+    expected: Mapped[str | None] = mapped_column(Text)
+    facts: Mapped[list[Any] | None]
+    keywords: Mapped[list[Any] | None]
+    fields: Mapped[dict[str, Any] | None]
+    json_schema: Mapped[dict[str, Any] | None]
+    source: Mapped[str | None] = mapped_column(String(500))
+    reference: Mapped[str | None] = mapped_column(Text)
+
+    eval_set: Mapped[EvalSet] = relationship(back_populates="items")
+
+
+class EvalRun(Base):
+    """One eval: its items through the levels (`status`: queued, running, done, failed,
+    interrupted), progress in comparisons, the levels skipped and why, and the summary."""
+
+    __tablename__ = "eval_runs"
+    __table_args__ = (
+        Index("ix_eval_runs_scenario_created", "scenario_id", text("created_at DESC")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
+    eval_set_id: Mapped[int] = mapped_column(ForeignKey("eval_sets.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))
+    options: Mapped[dict[str, Any]]
+    levels: Mapped[list[Any]]
+    skipped: Mapped[dict[str, Any]]
+    total: Mapped[int] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = created_at_column()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    scenario: Mapped[Scenario] = relationship()
+    scores: Mapped[list[EvalScore]] = relationship(
+        back_populates="run",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="EvalScore.id",
+    )
+
+
+class EvalScore(Base):
+    """One level's scores on one item in one repeat, and the comparison that produced it."""
+
+    __tablename__ = "eval_scores"
+    __table_args__ = (Index("ix_eval_scores_eval_run_id", "eval_run_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    eval_run_id: Mapped[int] = mapped_column(ForeignKey("eval_runs.id", ondelete="CASCADE"))
+    eval_item_id: Mapped[int] = mapped_column(ForeignKey("eval_items.id", ondelete="CASCADE"))
+    comparison_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comparisons.id", ondelete="SET NULL")
+    )
+    repeat: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str] = mapped_column(String(32))
+    metrics: Mapped[dict[str, Any]]
+
+    run: Mapped[EvalRun] = relationship(back_populates="scores")
+    item: Mapped[EvalItem] = relationship()

@@ -1,0 +1,148 @@
+"""The cost model applied to an eval run: each level's measured usage priced by a profile,
+with the scenario's one-off costs (training its adapter, embedding its corpus)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.costs import (
+    FixedCosts,
+    LevelCost,
+    PricingProfile,
+    Usage,
+    break_even_queries_per_day,
+    corpus_costs,
+    level_cost,
+    load_profiles,
+    training_cost,
+    variable_cost,
+)
+from app.db.models import Chunk, Dataset, Example, Scenario
+from app.errors import AppError, NotFound
+
+CHARS_PER_TOKEN = 4  # a training-token estimate for hosted fine-tuning prices
+
+
+class PricingInvalid(AppError):
+    status = 500
+
+
+@dataclass(frozen=True)
+class ScenarioFixedInputs:
+    """What the scenario's one-off costs are computed from."""
+
+    corpus_tokens: float
+    training_seconds: float
+    training_tokens: float
+
+
+@dataclass(frozen=True)
+class BreakEven:
+    cheaper_below: str
+    cheaper_above: str
+    queries_per_day: float
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    profile: PricingProfile
+    queries_per_day: float
+    levels: dict[str, LevelCost]
+    break_evens: list[BreakEven]
+
+
+def pricing_profiles(settings: Settings) -> dict[str, PricingProfile]:
+    try:
+        return load_profiles(settings.pricing_file)
+    except ValueError as error:
+        raise PricingInvalid(str(error)) from None
+
+
+def choose_profile(settings: Settings, name: str | None) -> PricingProfile:
+    profiles = pricing_profiles(settings)
+    name = name or settings.pricing_profile
+    if name not in profiles:
+        raise NotFound(f"pricing profile {name!r} not found; choose from {sorted(profiles)}")
+    return profiles[name]
+
+
+def scenario_fixed_inputs(session: Session, scenario: Scenario) -> ScenarioFixedInputs:
+    corpus = session.scalar(
+        select(func.coalesce(func.sum(Chunk.token_count), 0)).where(
+            Chunk.scenario_id == scenario.id
+        )
+    )
+    adapter = scenario.active_adapter
+    metrics = adapter.metrics if adapter else {}
+    # Training tokens: the mean example length (about 4 characters a token) times the
+    # examples the training saw (all epochs).
+    mean_chars = session.scalar(
+        select(func.coalesce(func.avg(func.length(Example.prompt + Example.completion)), 0))
+        .join(Dataset)
+        .where(
+            Dataset.sha256 == (adapter.dataset_sha256 if adapter else ""),
+            Example.split == "train",
+        )
+    )
+    return ScenarioFixedInputs(
+        corpus_tokens=float(corpus),
+        training_seconds=float(metrics.get("seconds", 0.0)),
+        training_tokens=float(mean_chars) / CHARS_PER_TOKEN * metrics.get("examples", 0),
+    )
+
+
+def fixed_costs(level: str, profile: PricingProfile, inputs: ScenarioFixedInputs) -> FixedCosts:
+    """One-off and monthly costs per level: the adapter's training for `finetune`, the
+    corpus' embedding and vector store for `rag`, nothing for `prompt`."""
+    if level == "finetune":
+        return FixedCosts(
+            once_usd=training_cost(
+                profile, seconds=inputs.training_seconds, tokens=inputs.training_tokens
+            )
+        )
+    if level == "rag":
+        return corpus_costs(profile, inputs.corpus_tokens)
+    return FixedCosts()
+
+
+def estimate_costs(
+    level_stats: dict[str, dict[str, Any]],
+    profile: PricingProfile,
+    inputs: ScenarioFixedInputs,
+    queries_per_day: float,
+) -> CostEstimate:
+    """Each level's cost per query, per 1,000 and per month at `queries_per_day`, from its
+    mean measured usage in an eval; and the break-even volume of each pair of levels."""
+    costs = {}
+    for level, stats in level_stats.items():
+        if stats.get("prompt_tokens") is None:
+            continue  # the level never answered
+        usage = Usage(
+            prompt_tokens=stats["prompt_tokens"],
+            completion_tokens=stats["completion_tokens"],
+            seconds=stats.get("seconds") or 0.0,
+            embedding_tokens=stats.get("embedding_tokens") or 0.0,
+        )
+        variable = variable_cost(profile.rate(level), usage, profile.embedding_usd_per_mtok)
+        fixed = fixed_costs(level, profile, inputs)
+        costs[level] = level_cost(level, variable, fixed, queries_per_day, profile.amortise_months)
+    return CostEstimate(profile, queries_per_day, costs, break_evens(costs, profile))
+
+
+def break_evens(costs: dict[str, LevelCost], profile: PricingProfile) -> list[BreakEven]:
+    found = []
+    names = list(costs)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            volume = break_even_queries_per_day(costs[a], costs[b], profile.amortise_months)
+            if volume is None:
+                continue
+            cheaper_per_query = min((a, b), key=lambda lv: costs[lv].variable_per_query_usd)
+            other = b if cheaper_per_query == a else a
+            found.append(BreakEven(other, cheaper_per_query, volume))
+    return found

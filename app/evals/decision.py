@@ -1,0 +1,63 @@
+"""A scenario's decision report: its latest finished eval run, priced, then `build_report`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.db.models import EvalRun
+from app.db.queries import get_scenario
+from app.errors import NotFound
+from app.evals.costing import CostEstimate, choose_profile, estimate_costs, scenario_fixed_inputs
+from app.evals.report import Report, build_report
+
+
+@dataclass
+class ScenarioReport:
+    scenario: str
+    run: EvalRun
+    costs: CostEstimate
+    report: Report
+
+
+def latest_finished_run(session: Session, scenario_id: int) -> EvalRun | None:
+    return session.scalar(
+        select(EvalRun)
+        .where(EvalRun.scenario_id == scenario_id, EvalRun.status == "done")
+        .order_by(EvalRun.created_at.desc(), EvalRun.id.desc())
+    )
+
+
+def run_costs(
+    session: Session,
+    settings: Settings,
+    run: EvalRun,
+    profile: str | None = None,
+    queries_per_day: float | None = None,
+) -> CostEstimate:
+    return estimate_costs(
+        run.summary["levels"],
+        choose_profile(settings, profile),
+        scenario_fixed_inputs(session, run.scenario),
+        queries_per_day or settings.queries_per_day,
+    )
+
+
+def scenario_report(
+    session: Session,
+    settings: Settings,
+    slug: str,
+    *,
+    profile: str | None = None,
+    queries_per_day: float | None = None,
+) -> ScenarioReport:
+    """NotFound when the scenario is unknown or has no finished eval run yet."""
+    scenario = get_scenario(session, slug)
+    run = latest_finished_run(session, scenario.id)
+    if run is None:
+        raise NotFound(f"scenario {slug!r} has no finished eval run; run an eval first")
+    costs = run_costs(session, settings, run, profile, queries_per_day)
+    return ScenarioReport(slug, run, costs, build_report(run.summary, costs, run.skipped))

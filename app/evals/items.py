@@ -1,0 +1,191 @@
+"""Eval sets: JSONL items, validated as a whole before anything is stored.
+
+One item per line, a JSON object with `input` (or `query`) and any of:
+
+- `expected`: the exact answer (a string); or an object, read as the demo set writes it:
+  `{"facts": [...]}`, `{"keywords": [...]}`, or else the expected JSON field values;
+- `facts`: strings the answer must contain; `keywords`: strings of which it should contain
+  at least one; `fields`: expected values of the output's JSON fields; `schema`: a JSON
+  schema the output must satisfy; `source`: the knowledge-base file that holds the answer
+  (retrieval hit@k); `reference`: a reference answer for embedding similarity;
+- `kind`: a free label (knowledge, triage, general...) that summaries are grouped by.
+
+A file with any bad line is refused as a whole, every bad line named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import jsonschema
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db.models import EvalItem, EvalSet, Scenario
+from app.errors import AppError
+
+KEYS = {"input", "query", "kind", "expected", "facts", "keywords", "fields", "schema", "source"}
+KEYS |= {"reference", "id"}
+CHECKS = ("expected", "facts", "keywords", "fields", "schema", "source", "reference")
+MAX_ERRORS = 20
+
+
+class EvalSetInvalid(AppError):
+    """422: the eval JSONL has bad lines (`errors`: one message per line)."""
+
+    status = 422
+
+    def __init__(self, errors: list[str]) -> None:
+        shown = errors[:MAX_ERRORS] + (
+            [f"... {len(errors) - MAX_ERRORS} more"] * (len(errors) > MAX_ERRORS)
+        )
+        super().__init__("invalid eval set: " + "; ".join(shown))
+        self.errors = errors
+
+
+@dataclass
+class EvalItemSpec:
+    input: str
+    kind: str = "general"
+    expected: str | None = None
+    facts: list[str] | None = None
+    keywords: list[str] | None = None
+    fields: dict[str, Any] | None = None
+    schema: dict[str, Any] | None = None
+    source: str | None = None
+    reference: str | None = None
+
+
+def parse_eval_jsonl(text: str) -> list[EvalItemSpec]:
+    """Every item of the file, or EvalSetInvalid naming each bad line (1-based)."""
+    items, errors = [], []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            items.append(parse_item(line))
+        except ValueError as error:
+            errors.append(f"line {number}: {error}")
+    if not items and not errors:
+        errors.append("the file holds no items")
+    if errors:
+        raise EvalSetInvalid(errors)
+    return items
+
+
+def parse_item(line: str) -> EvalItemSpec:
+    if "\x00" in line:
+        raise ValueError("NUL characters are not allowed")
+    try:
+        raw = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not JSON ({error.msg})") from None
+    if not isinstance(raw, dict):
+        raise ValueError("must be a JSON object")
+    unknown = sorted(set(raw) - KEYS)
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown}; allowed: {sorted(KEYS)}")
+    raw = {**raw, **expected_object(raw.get("expected"))}
+    item = EvalItemSpec(
+        input=text_field(raw, "input") or text_field(raw, "query") or missing("input"),
+        kind=text_field(raw, "kind") or "general",
+        expected=text_field(raw, "expected"),
+        facts=string_list(raw, "facts"),
+        keywords=string_list(raw, "keywords"),
+        fields=field_values(raw),
+        schema=json_schema(raw),
+        source=text_field(raw, "source"),
+        reference=text_field(raw, "reference"),
+    )
+    if not any(getattr(item, name) for name in CHECKS):
+        raise ValueError(f"nothing to score: give at least one of {list(CHECKS)}")
+    return item
+
+
+def missing(name: str):
+    raise ValueError(f"'{name}' (or 'query') is required and must be a non-empty string")
+
+
+def expected_object(expected: Any) -> dict[str, Any]:
+    """The demo's `expected` objects: facts, keywords, or expected field values."""
+    if not isinstance(expected, dict):
+        return {}
+    if set(expected) <= {"facts", "keywords"}:
+        return {"expected": None, **expected}
+    return {"expected": None, "fields": expected}
+
+
+def text_field(raw: dict, name: str) -> str | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"'{name}' must be a non-empty string")
+    return value.strip()
+
+
+def string_list(raw: dict, name: str) -> list[str] | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"'{name}' must be a non-empty list of strings")
+    if not all(isinstance(v, str) and v.strip() for v in value):
+        raise ValueError(f"'{name}' must hold non-empty strings only")
+    return value
+
+
+def field_values(raw: dict) -> dict[str, Any] | None:
+    value = raw.get("fields")
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not value:
+        raise ValueError("'fields' must be a non-empty object of expected values")
+    if any(isinstance(v, dict | list) for v in value.values()):
+        raise ValueError("'fields' values must be strings, numbers, booleans or null")
+    return value
+
+
+def json_schema(raw: dict) -> dict[str, Any] | None:
+    value = raw.get("schema")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError("'schema' must be a JSON schema object")
+    try:
+        jsonschema.Draft202012Validator.check_schema(value)
+    except jsonschema.SchemaError as error:
+        raise ValueError(f"'schema' is not a valid JSON schema ({error.message})") from None
+    return value
+
+
+def eval_set_sha256(items: list[EvalItemSpec]) -> str:
+    lines = (json.dumps(asdict(item), sort_keys=True) for item in items)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def store_eval_set(
+    session: Session, *, scenario: Scenario, name: str, items: list[EvalItemSpec]
+) -> EvalSet:
+    """Store the items as the scenario's eval set; the same items again return the stored set
+    (keyed by content hash), so loading the demo twice stores nothing new."""
+    sha256 = eval_set_sha256(items)
+    existing = session.scalar(
+        select(EvalSet).where(EvalSet.scenario_id == scenario.id, EvalSet.sha256 == sha256)
+    )
+    if existing is not None:
+        return existing
+    eval_set = EvalSet(scenario_id=scenario.id, name=name, sha256=sha256)
+    eval_set.items = [item_row(position, item) for position, item in enumerate(items)]
+    session.add(eval_set)
+    session.flush()
+    return eval_set
+
+
+def item_row(position: int, item: EvalItemSpec) -> EvalItem:
+    values = asdict(item)
+    values["json_schema"] = values.pop("schema")
+    return EvalItem(position=position, **values)

@@ -1,0 +1,246 @@
+"""The decision report: which level a scenario should use, and why, from an eval summary and
+the cost model. Pure functions; the wording is tested.
+
+The reasoning: start from the prompt, the cheapest level to build and change. Pay for a more
+complex level only where the eval shows it earns its keep: retrieval when the answers need
+the team's own documents (it wins the knowledge items), a fine-tuned model when the output's
+format or voice must be exact (it wins JSON validity and fields), or when the volume is high
+enough that its short prompts make it the cheaper level to serve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.evals.costing import CostEstimate
+from app.evals.summary import CLOSE
+
+SIMPLEST_FIRST = ("prompt", "rag", "finetune")
+GAIN = 0.10  # a more complex level must beat the simpler one by this much quality
+MIN_KIND_ITEMS = 10
+MIN_ITEMS = 20
+LEVEL_NAMES = {"prompt": "the few-shot prompt", "rag": "RAG", "finetune": "the fine-tuned model"}
+
+
+@dataclass
+class KindDecision:
+    kind: str
+    items: int
+    level: str | None
+    reason: str
+    quality: dict[str, float | None]
+    doubts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    headline: str
+    thin: bool
+    kinds: list[KindDecision]
+    costs: list[str]
+    notes: list[str]
+    thresholds: dict[str, float]
+
+
+def name(level: str) -> str:
+    return LEVEL_NAMES.get(level, level)
+
+
+def pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def volume(queries_per_day: float) -> str:
+    return f"{queries_per_day:,.0f}" if queries_per_day >= 10 else f"{queries_per_day:.2g}"
+
+
+def complexity(level: str) -> int:
+    return SIMPLEST_FIRST.index(level) if level in SIMPLEST_FIRST else len(SIMPLEST_FIRST)
+
+
+def metric(stats: dict[str, Any] | None, key: str) -> float | None:
+    return stats["metrics"][key]["mean"] if stats else None
+
+
+def spread(stats: dict[str, Any] | None, key: str) -> float | None:
+    return stats["metrics"][key]["spread"] if stats else None
+
+
+def decide_kind(kind: str, items: int, group: dict[str, dict[str, Any]]) -> KindDecision:
+    """The simplest level whose quality is within GAIN of the best on this kind."""
+    quality = {lv: metric(stats, "quality") for lv, stats in group.items()}
+    measured = {lv: q for lv, q in quality.items() if q is not None}
+    if not measured:
+        return KindDecision(kind, items, None, "no level produced a scored answer", quality)
+    best = max(measured.values())
+    ordered = sorted(measured, key=complexity)
+    chosen = next(lv for lv in ordered if measured[lv] >= best - GAIN)
+    decision = KindDecision(kind, items, chosen, reason_for(chosen, group, measured), quality)
+    decision.doubts = doubts(items, chosen, group, measured)
+    return decision
+
+
+def reason_for(chosen: str, group: dict[str, dict[str, Any]], quality: dict[str, float]) -> str:
+    simpler = [lv for lv in quality if complexity(lv) < complexity(chosen)]
+    if not simpler:
+        others = ", ".join(f"{name(lv)} {pct(q)}" for lv, q in quality.items() if lv != chosen)
+        return (
+            f"{name(chosen)} scores {pct(quality[chosen])} quality and no more complex level "
+            f"beats it by {GAIN:.0%} or more ({others or 'no other level ran'}); "
+            "keep the simplest level that works"
+        )
+    base = max(simpler, key=lambda lv: quality[lv])
+    gain = quality[chosen] - quality[base]
+    text = (
+        f"{name(chosen)} scores {pct(quality[chosen])} quality against {pct(quality[base])} "
+        f"for {name(base)} (+{gain * 100:.0f} points, above the {GAIN:.0%} bar)"
+    )
+    stats = group[chosen]
+    if chosen == "rag":
+        hit = metric(stats, "retrieval_hit")
+        if hit is None:  # the items name no source document: context helped, not knowledge
+            text += "; the retrieved context helps these answers"
+        else:
+            text += "; the answers need the team's own documents"
+            text += f" (the right document was retrieved for {pct(hit)} of items)"
+    elif chosen == "finetune":
+        formats = [
+            f"{label} {pct(metric(stats, key))} vs {pct(metric(group[base], key))}"
+            for key, label in (("json_validity", "valid JSON"), ("field_accuracy", "fields"))
+            if metric(stats, key) is not None
+        ]
+        text += "; the output's format must be exact"
+        text += f" ({', '.join(formats)})" if formats else ""
+    return text
+
+
+def doubts(
+    items: int, chosen: str, group: dict[str, dict[str, Any]], quality: dict[str, float]
+) -> list[str]:
+    """Why this kind's decision may not hold: few items, close scores, repeats disagreeing."""
+    found = []
+    if items < MIN_KIND_ITEMS:
+        found.append(f"only {items} items (fewer than {MIN_KIND_ITEMS})")
+    rivals = [lv for lv in quality if lv != chosen]
+    if rivals:
+        rival = min(rivals, key=lambda lv: abs(quality[lv] - quality[chosen]))
+        margin = abs(quality[chosen] - quality[rival])
+        if margin < CLOSE:
+            found.append(
+                f"{name(chosen)} and {name(rival)} are too close to call "
+                f"({pct(quality[chosen])} vs {pct(quality[rival])})"
+            )
+        spreads = [
+            s for s in (spread(group[chosen], "quality"), spread(group[rival], "quality")) if s
+        ]
+        if spreads and max(spreads) >= margin:
+            found.append(
+                f"repeated runs disagree: quality varies by {max(spreads) * 100:.0f} points "
+                f"between repeats, more than the {margin * 100:.0f}-point margin"
+            )
+    return found
+
+
+def cost_lines(costs: CostEstimate | None, chosen: set[str]) -> list[str]:
+    if costs is None or not costs.levels:
+        return ["no cost estimate: no level answered"]
+    lines = []
+    base = costs.levels.get("prompt")
+    per_day = f"{costs.queries_per_day:,.0f} queries/day"
+    for level in sorted(chosen, key=complexity):
+        cost = costs.levels.get(level)
+        if cost is None:
+            continue
+        text = f"{name(level)}: ${cost.per_1000_usd:.4f} per 1,000 queries, "
+        text += f"${cost.per_month_usd:,.2f} a month at {per_day}"
+        if base and level != "prompt":
+            extra = cost.per_1000_usd - base.per_1000_usd
+            text += f" ({'+' if extra >= 0 else '-'}${abs(extra):.4f} per 1,000 vs the prompt)"
+        lines.append(text)
+    for even in costs.break_evens:
+        lines.append(
+            f"above {volume(even.queries_per_day)} queries/day {name(even.cheaper_above)} is "
+            f"cheaper than {name(even.cheaper_below)} (one-off costs spread over "
+            f"{costs.profile.amortise_months} months)"
+        )
+    return lines
+
+
+def volume_notes(kinds: list[KindDecision], costs: CostEstimate | None) -> list[str]:
+    """Where the fine-tuned model is nearly as good as the chosen level and, past some daily
+    volume, cheaper: at that volume it is the better buy."""
+    if costs is None:
+        return []
+    found = []
+    for k in kinds:
+        tuned, chosen = k.quality.get("finetune"), k.quality.get(k.level) if k.level else None
+        if k.level in (None, "finetune") or tuned is None or chosen is None:
+            continue
+        if tuned < chosen - GAIN:
+            continue
+        for even in costs.break_evens:
+            if even.cheaper_above == "finetune" and even.cheaper_below == k.level:
+                found.append(
+                    f"{k.kind}: the fine-tuned model scores {pct(tuned)} against {pct(chosen)} "
+                    f"for {name(k.level)} and is cheaper above {volume(even.queries_per_day)} "
+                    "queries/day; at that volume it is the better buy"
+                )
+    return found
+
+
+def latency_note(summary: dict[str, Any], chosen: set[str]) -> str | None:
+    levels = summary["levels"]
+    parts = [
+        f"{name(lv)} {levels[lv]['latency_p95_ms'] / 1000:.1f} s"
+        for lv in sorted(chosen, key=complexity)
+        if levels.get(lv, {}).get("latency_p95_ms") is not None
+    ]
+    return f"p95 latency: {', '.join(parts)}" if parts else None
+
+
+def build_report(
+    summary: dict[str, Any], costs: CostEstimate | None, skipped: dict[str, str]
+) -> Report:
+    kinds = [
+        decide_kind(kind, summary["kind_items"][kind], group)
+        for kind, group in summary["kinds"].items()
+    ]
+    chosen = {k.level for k in kinds if k.level}
+    thin_reasons = [f"{k.kind}: {d}" for k in kinds for d in k.doubts]
+    if summary["items"] < MIN_ITEMS:
+        thin_reasons.insert(0, f"only {summary['items']} items in all (fewer than {MIN_ITEMS})")
+    notes = [f"{name(lv)} was not evaluated: {why}" for lv, why in skipped.items()]
+    notes += volume_notes(kinds, costs)
+    if summary["repeats"] < 2:
+        notes.append("one run per item: repeat the eval (--repeats) to measure the spread")
+    if latency := latency_note(summary, chosen):
+        notes.append(latency)
+    return Report(
+        headline=headline(kinds, thin_reasons),
+        thin=bool(thin_reasons),
+        kinds=kinds,
+        costs=cost_lines(costs, chosen),
+        notes=thin_reasons + notes,
+        thresholds={"gain": GAIN, "close": CLOSE, "min_kind_items": MIN_KIND_ITEMS},
+    )
+
+
+def headline(kinds: list[KindDecision], thin_reasons: list[str]) -> str:
+    routed = [k for k in kinds if k.level]
+    if not routed:
+        return "No recommendation: no level produced a scored answer."
+    by_level: dict[str, list[str]] = {}
+    for k in routed:
+        by_level.setdefault(k.level, []).append(k.kind)
+    if len(by_level) == 1:
+        text = f"Use {name(next(iter(by_level)))} for every kind of item."
+    else:
+        parts = [
+            f"{name(lv)} for {', '.join(kinds_)}"
+            for lv, kinds_ in sorted(by_level.items(), key=lambda p: complexity(p[0]))
+        ]
+        text = f"Use {'; '.join(parts)} (route each kind of request to its level)."
+    if thin_reasons:
+        text = f"Evidence is too thin to decide with confidence. Tentatively: {text}"
+    return text

@@ -1,0 +1,368 @@
+"""Eval runs: every chosen item through every level the scenario can run, each through the
+comparison service (so each item becomes a stored comparison), scored and summarised.
+
+One eval runs at a time per process (`EvalBusy`, 409, otherwise). The API and the web page
+start it in a background thread; the CLI runs it in the foreground with a progress bar.
+A server that stops mid-run leaves it `running`; the next start marks it `interrupted`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from itertools import zip_longest
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from app.compare import ComparisonOptions, plan_level, run_comparison
+from app.db.models import EvalItem, EvalRun, EvalScore, EvalSet, Scenario
+from app.db.queries import get_scenario
+from app.errors import AppError, Busy, NotFound
+from app.evals.scoring import item_schema, score_result
+from app.evals.summary import summarise
+from app.levels import LevelInputs, get_level, level_names
+from app.runtime import Runtime
+
+log = logging.getLogger(__name__)
+ACTIVE = ("queued", "running")
+REPEAT_TEMPERATURE = 0.7  # repeats of a greedy run would all be the same answer
+_one_at_a_time = threading.Lock()
+Progress = Callable[[int, int], None]  # (comparisons done, total)
+
+
+class EvalBusy(AppError):
+    status = 409
+
+
+class EvalNotPossible(AppError):
+    status = 422
+
+
+@dataclass
+class EvalOptions:
+    """What to run: levels (default all), `limit` items (of `kinds`, spread over them), each
+    `repeats` times; generation settings as in a comparison."""
+
+    levels: list[str] | None = None
+    limit: int | None = None
+    kinds: list[str] | None = None
+    repeats: int = 1
+    max_new_tokens: int | None = None
+    temperature: float | None = None
+    item_ids: list[int] = field(default_factory=list)
+    worker: str = ""
+
+    def resolved(self) -> EvalOptions:
+        if self.repeats > 1 and self.temperature == 0:
+            raise EvalNotPossible("repeats > 1 need temperature > 0 (greedy answers never vary)")
+        temperature = self.temperature
+        if temperature is None:
+            temperature = REPEAT_TEMPERATURE if self.repeats > 1 else 0.0
+        return EvalOptions(
+            levels=self.levels or level_names(),
+            limit=self.limit,
+            kinds=self.kinds,
+            repeats=self.repeats,
+            max_new_tokens=self.max_new_tokens,
+            temperature=temperature,
+        )
+
+
+def latest_eval_set(session: Session, scenario: Scenario) -> EvalSet:
+    eval_set = session.scalar(
+        select(EvalSet)
+        .where(EvalSet.scenario_id == scenario.id)
+        .order_by(EvalSet.created_at.desc(), EvalSet.id.desc())
+    )
+    if eval_set is None:
+        raise EvalNotPossible(f"scenario {scenario.slug!r} has no eval set; upload one first")
+    return eval_set
+
+
+def eval_item_count(session: Session, scenario: Scenario) -> int:
+    try:
+        eval_set = latest_eval_set(session, scenario)
+    except EvalNotPossible:
+        return 0
+    return session.scalar(select(func.count(EvalItem.id)).where(EvalItem.eval_set == eval_set))
+
+
+def choose_items(eval_set: EvalSet, options: EvalOptions) -> list[EvalItem]:
+    """The items of the chosen kinds; with a `limit`, taken in turn from each kind (in file
+    order within a kind), so that a short run still covers every kind."""
+    items = [i for i in eval_set.items if not options.kinds or i.kind in options.kinds]
+    if options.limit:
+        items = sorted(take_in_turn(items)[: options.limit], key=lambda i: i.position)
+    if not items:
+        raise EvalNotPossible(f"no eval items of kind(s) {options.kinds} in the scenario's set")
+    return items
+
+
+def take_in_turn(items: list[EvalItem]) -> list[EvalItem]:
+    """First item of each kind, then the second of each, and so on."""
+    by_kind: dict[str, list[EvalItem]] = {}
+    for item in items:
+        by_kind.setdefault(item.kind, []).append(item)
+    rounds = zip_longest(*by_kind.values())
+    return [item for round_ in rounds for item in round_ if item is not None]
+
+
+def probe_levels(
+    session: Session, runtime: Runtime, scenario: Scenario, levels: list[str], query: str
+) -> tuple[list[str], dict[str, str]]:
+    """Which levels can run for this scenario, and why the others cannot: each level plans
+    the first item's query (as a comparison would) and a `LevelUnavailable` skips it."""
+    embedder, engine = runtime.models()
+    inputs = LevelInputs(
+        session=session,
+        scenario=scenario,
+        query=query,
+        query_embedding=embedder.embed_one(query),
+        settings=runtime.settings,
+        engine=engine,
+        top_k=runtime.settings.top_k,
+        few_shot_k=runtime.settings.few_shot_k,
+    )
+    planned = [plan_level(name, inputs, 0.0) for name in levels]
+    skipped = {p.level: p.error for p in planned if p.error}
+    return [p.level for p in planned if not p.error], skipped
+
+
+def create_eval_run(session: Session, runtime: Runtime, slug: str, options: EvalOptions) -> EvalRun:
+    """Check and record a queued run (NotFound, NotReady, EvalNotPossible, EvalBusy)."""
+    scenario = get_scenario(session, slug)
+    options = options.resolved()
+    runtime.models()
+    items = choose_items(latest_eval_set(session, scenario), options)
+    levels, skipped = probe_levels(session, runtime, scenario, options.levels, items[0].input)
+    if not levels:
+        reasons = "; ".join(f"{lv}: {why}" for lv, why in skipped.items())
+        raise EvalNotPossible(f"no level can run for scenario {slug!r} ({reasons})")
+    mark_orphaned(session)
+    if session.scalar(select(func.count(EvalRun.id)).where(EvalRun.status.in_(ACTIVE))):
+        raise EvalBusy("an eval is already running; wait for it to finish")
+    options.item_ids = [item.id for item in items]
+    options.worker = worker_id()
+    run = EvalRun(
+        scenario_id=scenario.id,
+        eval_set_id=items[0].eval_set_id,
+        status="queued",
+        options=asdict(options),
+        levels=levels,
+        skipped=skipped,
+        total=len(items) * options.repeats,
+        done=0,
+    )
+    session.add(run)
+    session.commit()
+    return run
+
+
+def start_eval(session: Session, runtime: Runtime, slug: str, options: EvalOptions) -> EvalRun:
+    """Record the run and execute it in a background thread."""
+    if not _one_at_a_time.acquire(blocking=False):
+        raise EvalBusy("an eval is already running; wait for it to finish")
+    try:
+        run = create_eval_run(session, runtime, slug, options)
+    except BaseException:
+        _one_at_a_time.release()
+        raise
+
+    def work() -> None:
+        try:
+            execute_eval_run(runtime, run.id)
+        finally:
+            _one_at_a_time.release()
+
+    threading.Thread(target=work, name=f"tritune-eval-{run.id}", daemon=True).start()
+    return run
+
+
+def run_eval_here(
+    runtime: Runtime, slug: str, options: EvalOptions, progress: Progress | None = None
+) -> int:
+    """Record and execute a run in this thread (the CLI); returns its id."""
+    if not _one_at_a_time.acquire(blocking=False):
+        raise EvalBusy("an eval is already running; wait for it to finish")
+    try:
+        with runtime.session() as session:
+            run_id = create_eval_run(session, runtime, slug, options).id
+        execute_eval_run(runtime, run_id, progress)
+        return run_id
+    finally:
+        _one_at_a_time.release()
+
+
+def execute_eval_run(runtime: Runtime, run_id: int, progress: Progress | None = None) -> None:
+    """Run every (repeat, item) as one comparison of the run's levels and store its scores;
+    a whole pass over the items comes before the next repeat."""
+    with runtime.session() as session:
+        run = session.get(EvalRun, run_id)
+        run.status = "running"
+        session.commit()
+        try:
+            items = [session.get(EvalItem, item_id) for item_id in run.options["item_ids"]]
+            for repeat in range(run.options["repeats"]):
+                for item in items:
+                    run_item(session, runtime, run, item, repeat)
+                    run.done += 1
+                    session.commit()
+                    if progress:
+                        progress(run.done, run.total)
+            finish(session, run, "done")
+        except Exception as error:
+            log.exception("eval run %s failed", run_id)
+            session.rollback()
+            finish(session, run, "failed", f"{type(error).__name__}: {error}")
+
+
+def run_item(session: Session, runtime: Runtime, run: EvalRun, item: EvalItem, repeat: int):
+    options = ComparisonOptions(
+        levels=run.levels,
+        max_new_tokens=run.options["max_new_tokens"],
+        temperature=run.options["temperature"],
+    )
+    comparison = compare_when_admitted(session, runtime, run.scenario.slug, item.input, options)
+    schema = item_schema(item, run.scenario.output_schema)
+    reference = item.reference or item.expected
+    embedder = runtime.embedder
+    reference_vector = embedder.embed_one(reference) if reference else None
+    seconds = machine_seconds(comparison.results)
+    query_tokens = embedder.count_tokens(item.input)
+    for result in comparison.results:
+        output_vector = (
+            embedder.embed_one(result.output) if reference and not result.error else None
+        )
+        scores = score_result(
+            item,
+            result,
+            schema=schema,
+            k=int(comparison.settings.get("top_k") or runtime.settings.top_k),
+            output_vector=output_vector,
+            reference_vector=reference_vector,
+        )
+        scores["seconds"] = seconds.get(result.level, 0.0)
+        scores["embedding_tokens"] = float(
+            query_tokens if get_level(result.level).uses_query_embedding else 0
+        )
+        session.add(
+            EvalScore(
+                eval_run_id=run.id,
+                eval_item_id=item.id,
+                comparison_id=comparison.id,
+                repeat=repeat,
+                level=result.level,
+                metrics=scores,
+            )
+        )
+
+
+def machine_seconds(results) -> dict[str, float]:
+    """Seconds of machine time each level held, as the comparison service bills them: its
+    own retrieval plus the shared batch's wall time split by tokens."""
+    done = [r for r in results if not r.error]
+    batch_s = max((r.latency_first_token_ms + r.latency_generation_ms for r in done), default=0)
+    tokens = {r.level: r.prompt_tokens + r.completion_tokens for r in done}
+    total = sum(tokens.values()) or 1
+    return {
+        r.level: (r.latency_retrieval_ms + batch_s * tokens[r.level] / total) / 1000 for r in done
+    }
+
+
+def compare_when_admitted(session, runtime, slug, query, options):
+    """A comparison; while interactive comparisons fill the queue (Busy), wait for a place
+    instead of failing the eval."""
+    while True:
+        try:
+            return run_comparison(
+                session=session, runtime=runtime, scenario=slug, query=query, options=options
+            )
+        except Busy:
+            time.sleep(2)
+
+
+def finish(session: Session, run: EvalRun, status: str, error: str | None = None) -> None:
+    run.status, run.error = status, error
+    run.summary = summarise(score_rows(session, run.id), run.levels)
+    run.finished_at = func.now()
+    session.commit()
+
+
+def score_rows(session: Session, run_id: int) -> list[dict]:
+    """The run's scores as summary rows (item, kind, level, repeat, metrics)."""
+    rows = session.execute(
+        select(EvalScore, EvalItem.kind)
+        .join(EvalItem, EvalScore.eval_item_id == EvalItem.id)
+        .where(EvalScore.eval_run_id == run_id)
+        .order_by(EvalScore.id)
+    )
+    return [
+        {
+            "item": score.eval_item_id,
+            "kind": kind,
+            "level": score.level,
+            "repeat": score.repeat,
+            "metrics": score.metrics,
+        }
+        for score, kind in rows
+    ]
+
+
+def get_eval_run(session: Session, run_id: int) -> EvalRun:
+    run = session.get(EvalRun, run_id)
+    if run is None:
+        raise NotFound(f"eval run {run_id} not found")
+    return run
+
+
+def current_summary(session: Session, run: EvalRun) -> dict:
+    """The stored summary, or (while running) one over the scores so far."""
+    return run.summary or summarise(score_rows(session, run.id), run.levels)
+
+
+def worker_id() -> str:
+    """Which process runs an eval: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def mark_orphaned(session: Session) -> None:
+    """Active runs whose process on this host is gone (a CLI run that was killed) will never
+    finish: marked `interrupted`, so that they do not block new runs."""
+    host = socket.gethostname()
+    for run in session.scalars(select(EvalRun).where(EvalRun.status.in_(ACTIVE))):
+        owner, _, pid = str(run.options.get("worker", "")).rpartition(":")
+        if owner == host and pid.isdigit() and not process_alive(int(pid)):
+            run.status, run.error = "interrupted", "the process running this eval stopped"
+            run.finished_at = func.now()
+    session.commit()
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def mark_interrupted(session: Session) -> int:
+    """Runs left queued or running by a stopped server: marked `interrupted`."""
+    result = session.execute(
+        update(EvalRun)
+        .where(EvalRun.status.in_(ACTIVE))
+        .values(
+            status="interrupted",
+            error="the server stopped while this eval was running",
+            finished_at=func.now(),
+        )
+    )
+    session.commit()
+    return result.rowcount

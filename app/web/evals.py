@@ -1,0 +1,195 @@
+"""Eval pages: start a run and watch its progress, its results (per level and per kind, the
+winner per metric, charts, every item), two runs side by side, and the decision report."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from app.api.evals import EvalCreate, EvalId
+from app.db.models import EvalItem, EvalRun, EvalScore
+from app.db.queries import get_scenario
+from app.deps import RuntimeDep, SessionDep, SettingsDep
+from app.errors import AppError
+from app.evals.costing import pricing_profiles
+from app.evals.decision import run_costs, scenario_report
+from app.evals.runner import (
+    current_summary,
+    eval_item_count,
+    get_eval_run,
+    latest_eval_set,
+    start_eval,
+)
+from app.evals.scoring import QUALITY_METRICS
+from app.evals.summary import USAGE, run_differences, winners
+from app.levels import level_names
+from app.web.forms import error_messages
+from app.web.render import from_htmx, render
+from app.web.scatter import quality_charts
+
+router = APIRouter(include_in_schema=False)
+
+
+def scenario_runs(session, scenario_id: int, limit: int = 30) -> list[EvalRun]:
+    return list(
+        session.scalars(
+            select(EvalRun)
+            .where(EvalRun.scenario_id == scenario_id)
+            .order_by(EvalRun.created_at.desc(), EvalRun.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def evals_context(session, slug: str) -> dict[str, Any]:
+    scenario = get_scenario(session, slug)
+    try:
+        kinds = sorted({item.kind for item in latest_eval_set(session, scenario).items})
+    except AppError:
+        kinds = []
+    return {
+        "scenario": scenario,
+        "items": eval_item_count(session, scenario),
+        "kinds": kinds,
+        "levels": level_names(),
+        "runs": scenario_runs(session, scenario.id),
+    }
+
+
+@router.get("/scenarios/{slug}/evals")
+def evals_page(request: Request, slug: str, session: SessionDep):
+    context = evals_context(session, slug)
+    return render(request, "evals.html", "_partials/eval_runs.html", context)
+
+
+@router.post("/scenarios/{slug}/evals")
+async def start_from_form(request: Request, slug: str, session: SessionDep, runtime: RuntimeDep):
+    """Start a run from the form; htmx gets the progress partial, a plain form the run page."""
+    form = await request.form()
+    submitted = {
+        key: form.get(key) or None for key in ("limit", "repeats", "max_new_tokens", "temperature")
+    }
+    submitted["repeats"] = submitted["repeats"] or 1
+    submitted["levels"] = form.getlist("levels") or None
+    submitted["kinds"] = form.getlist("kinds") or None
+    try:
+        body = EvalCreate(**submitted)
+        run = start_eval(session, runtime, slug, body.options())
+    except (ValidationError, AppError) as error:
+        context = evals_context(session, slug)
+        context["errors"] = (
+            error_messages(error) if isinstance(error, ValidationError) else [error.message]
+        )
+        status = 422 if isinstance(error, ValidationError) else error.status
+        return render(request, "evals.html", "_partials/eval_errors.html", context, status)
+    if from_htmx(request):
+        return render(request, "eval_run.html", "_partials/eval_progress.html", {"run": run})
+    return RedirectResponse(f"/evals/{run.id}", 303)
+
+
+def run_context(session, settings, run: EvalRun) -> dict[str, Any]:
+    summary = current_summary(session, run)
+    done = run.status == "done"
+    return {
+        "run": run,
+        "summary": summary,
+        "metrics": QUALITY_METRICS,
+        "usage": USAGE,
+        "winners": winners(summary["levels"]),
+        "kind_winners": {k: winners(g) for k, g in summary["kinds"].items()},
+        "charts": quality_charts(summary["levels"]),
+        "items": item_rows(session, run),
+        "costs": run_costs(session, settings, run) if done and summary["levels"] else None,
+        "others": [r for r in scenario_runs(session, run.scenario_id) if r.id != run.id],
+    }
+
+
+def item_rows(session, run: EvalRun) -> list[dict[str, Any]]:
+    """One row per item: its quality per level (mean over repeats) and its comparisons."""
+    rows: dict[int, dict[str, Any]] = {}
+    statement = (
+        select(EvalScore, EvalItem)
+        .join(EvalItem, EvalScore.eval_item_id == EvalItem.id)
+        .where(EvalScore.eval_run_id == run.id)
+        .order_by(EvalItem.position, EvalScore.repeat)
+    )
+    for score, item in session.execute(statement):
+        row = rows.setdefault(
+            item.id, {"item": item, "quality": defaultdict(list), "comparisons": []}
+        )
+        row["quality"][score.level].append(score.metrics.get("quality"))
+        if score.comparison_id and score.comparison_id not in row["comparisons"]:
+            row["comparisons"].append(score.comparison_id)
+    for row in rows.values():
+        row["quality"] = {lv: mean_or_none(v) for lv, v in row["quality"].items()}
+    return list(rows.values())
+
+
+def mean_or_none(values: list[float | None]) -> float | None:
+    measured = [v for v in values if v is not None]
+    return sum(measured) / len(measured) if measured else None
+
+
+@router.get("/evals/{eval_id}")
+def run_page(request: Request, eval_id: EvalId, session: SessionDep, settings: SettingsDep):
+    context = run_context(session, settings, get_eval_run(session, eval_id))
+    return render(request, "eval_run.html", "_partials/eval_results.html", context)
+
+
+@router.get("/evals/{eval_id}/progress")
+def progress(request: Request, eval_id: EvalId, session: SessionDep):
+    """The progress partial; it polls itself while the run is active, and once it is over
+    sends the browser to the full results (htmx) or shows them."""
+    run = get_eval_run(session, eval_id)
+    if from_htmx(request) and run.status not in ("queued", "running"):
+        return Response(headers={"HX-Redirect": f"/evals/{run.id}"})
+    return render(request, "eval_run.html", "_partials/eval_progress.html", {"run": run})
+
+
+@router.get("/evals/{eval_id}/compare")
+def compare_runs(
+    request: Request,
+    eval_id: EvalId,
+    session: SessionDep,
+    other: Annotated[int, Query(ge=1, le=2**31 - 1)],
+):
+    """This run against another run of the same scenario (`other`: the earlier one)."""
+    after, before = get_eval_run(session, eval_id), get_eval_run(session, other)
+    if before.scenario_id != after.scenario_id:
+        raise SameScenarioOnly("both eval runs must be of the same scenario")
+    context = {
+        "before": before,
+        "after": after,
+        "metrics": QUALITY_METRICS,
+        "diff": run_differences(current_summary(session, before), current_summary(session, after)),
+    }
+    return render(request, "eval_compare.html", "eval_compare.html", context)
+
+
+class SameScenarioOnly(AppError):
+    status = 422
+
+
+@router.get("/scenarios/{slug}/report")
+def report_page(
+    request: Request,
+    slug: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    profile: Annotated[str | None, Query(max_length=100)] = None,
+    queries_per_day: Annotated[float | None, Query(gt=0, le=1e9)] = None,
+):
+    found = scenario_report(
+        session, settings, slug, profile=profile or None, queries_per_day=queries_per_day
+    )
+    context = {
+        "found": found,
+        "profiles": pricing_profiles(settings),
+        "summary": found.run.summary,
+    }
+    return render(request, "report.html", "report.html", context)
