@@ -66,6 +66,7 @@ compose-config: system-deps
 
 bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/compare.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/engine.py
 
 clean:
 	rm -rf .tritune-test .pytest_cache static/vendor

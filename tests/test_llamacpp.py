@@ -217,3 +217,24 @@ def test_engine_setting_is_validated(monkeypatch):
     monkeypatch.setenv("TRITUNE_ENGINE", "transformers")
     assert Settings(_env_file=None).engine == "transformers"
     assert Settings(_env_file=None, engine="auto").engine == "auto"
+
+
+def test_a_new_checksum_reloads_the_adapter_and_the_same_one_does_not(
+    llamacpp_engine, demo_adapter, monkeypatch
+):
+    import app.engine.llamacpp as llamacpp
+
+    converted = gguf_lora_path(demo_adapter.path, demo_adapter.checksum)
+    conversions = []
+    monkeypatch.setattr(
+        llamacpp, "ensure_gguf_lora", lambda *args: conversions.append(args) or converted
+    )
+    llamacpp_engine.load_adapter("reloaded", demo_adapter.path, "1" * 64)
+    llamacpp_engine.load_adapter("reloaded", demo_adapter.path, "1" * 64)
+    assert len(conversions) == 1
+    llamacpp_engine.load_adapter("reloaded", demo_adapter.path, "2" * 64)
+    assert len(conversions) == 2 and llamacpp_engine.has_adapter("reloaded")
+    ticket = heldout_tickets(1)
+    [again] = greedy(llamacpp_engine, ticket, "reloaded", max_new_tokens=12)
+    [original] = greedy(llamacpp_engine, ticket, demo_adapter.name, max_new_tokens=12)
+    assert again.text == original.text
