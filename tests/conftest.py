@@ -72,3 +72,41 @@ def client(runtime):
 
     with TestClient(create_app(runtime=runtime)) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def demo_adapter(runtime):
+    """The demo adapter the tests trained: an object with `name`, `path`, `checksum`."""
+    from types import SimpleNamespace
+
+    from sqlalchemy import select
+
+    from app.db.models import Scenario
+
+    with runtime.session() as session:
+        scenario = session.scalar(select(Scenario).where(Scenario.slug == "northwind"))
+        adapter = scenario.active_adapter
+        return SimpleNamespace(name=adapter.name, path=adapter.path, checksum=adapter.checksum)
+
+
+def engine_with_adapter(runtime, settings, demo_adapter, backend: str):
+    """The runtime's engine if it is `backend`, else a second one loaded for the tests;
+    either way with the demo adapter loaded."""
+    from app.engine import load_engine
+
+    engine = runtime.engine
+    if engine.name != backend:
+        engine = load_engine(settings.model_copy(update={"engine": backend}))
+    engine.load_adapter(demo_adapter.name, demo_adapter.path, demo_adapter.checksum)
+    return engine
+
+
+@pytest.fixture(scope="session")
+def transformers_engine(runtime, settings, demo_adapter):
+    """The transformers + PEFT engine: the reference the llama.cpp engine is checked against."""
+    return engine_with_adapter(runtime, settings, demo_adapter, "transformers")
+
+
+@pytest.fixture(scope="session")
+def llamacpp_engine(runtime, settings, demo_adapter):
+    return engine_with_adapter(runtime, settings, demo_adapter, "llamacpp")

@@ -29,7 +29,7 @@ def test_a_comparison_runs_all_three_levels(tent_comparison):
     for result in results.values():
         assert result["error"] is None
         assert result["output"]
-        assert result["engine"] == "transformers"
+        assert result["engine"] == "llamacpp"
         assert result["model"] == "SmolLM2-135M-Instruct.Q4_1.gguf"
         assert result["prompt_tokens"] > 0 and result["completion_tokens"] > 0
         latency = result["latency_ms"]

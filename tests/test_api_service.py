@@ -14,7 +14,7 @@ def test_health_and_readiness(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["ready"] is True and ready.json()["engine"] == "transformers"
+    assert ready.json()["ready"] is True and ready.json()["engine"] == "llamacpp"
 
 
 def test_openapi_documents_the_contract_with_examples(client):

@@ -21,20 +21,20 @@ def examples(settings):
     return read_chat_jsonl(settings.demo_dir / "train.jsonl")
 
 
-def test_only_the_answer_is_learned(runtime, examples):
-    tokenizer = runtime.engine.tokenizer
+def test_only_the_answer_is_learned(transformers_engine, examples):
+    tokenizer = transformers_engine.tokenizer
     ids, labels = encode_example(tokenizer, examples[0], max_len=512)
     learned = [t for t, label in zip(ids, labels, strict=True) if label != -100]
     assert tokenizer.decode(learned) == examples[0].completion + tokenizer.eos_token
     assert labels[0] == -100
 
 
-def test_answer_loss_equals_the_models_own_loss(runtime, examples):
-    tokenizer = runtime.engine.tokenizer
+def test_answer_loss_equals_the_models_own_loss(transformers_engine, examples):
+    tokenizer = transformers_engine.tokenizer
     batch = collate(
         [encode_example(tokenizer, e, 256) for e in examples[:3]], tokenizer.pad_token_id
     )
-    model = runtime.engine._model
+    model = transformers_engine._model
     with torch.inference_mode():
         expected = model(**batch).loss
         assert answer_loss(model, batch) == pytest.approx(float(expected), rel=1e-4)

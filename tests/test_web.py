@@ -99,6 +99,7 @@ def test_a_comparison_shows_three_columns_with_metrics_and_what_was_used(compare
     assert "returns-policy" in compared.lower() or "Returns" in compared
     assert "<svg" in compared and "bar-rag" in compared
     assert "adapter northwind-demo-" in compared
+    assert compared.count("SmolLM2-135M-Instruct.Q4_1.gguf · llamacpp") == 3  # column footers
 
 
 def test_without_htmx_the_comparison_comes_in_the_full_page(client):

@@ -6,7 +6,9 @@ An engine owns a loaded base model and its LoRA adapters. A backend implements:
   `GenerationResult` per request in the same order;
 - `load_adapter(name, path, checksum)`: make a PEFT adapter directory usable under `name`
   (again when its checksum changed);
-- `count_tokens(text)`: tokens of `text` in the model's tokenizer.
+- `count_tokens(text)`: tokens of `text` in the model's tokenizer;
+- `render_chat(messages)`: the prompt text the model sees for chat `messages` (its chat
+  template, with the assistant turn opened).
 
 and sets `name` (the backend, stored with every result) and `model` (what is loaded).
 """
@@ -68,3 +70,7 @@ class Engine(ABC):
     @abstractmethod
     def count_tokens(self, text: str) -> int:
         """Number of tokens of `text` for this engine's model."""
+
+    @abstractmethod
+    def render_chat(self, messages: list[dict[str, str]]) -> str:
+        """`messages` in the model's chat template, ending with the assistant turn opened."""

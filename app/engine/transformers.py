@@ -135,6 +135,9 @@ class TransformersEngine(Engine):
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
+    def render_chat(self, messages: list[dict[str, str]]) -> str:
+        return render_chat(self.tokenizer, messages)
+
     def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         """One batched `generate` per distinct temperature (a comparison shares one)."""
         results: dict[int, GenerationResult] = {}

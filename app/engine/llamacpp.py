@@ -1,0 +1,239 @@
+"""The `llamacpp` backend: the GGUF base run directly by llama.cpp, PEFT adapters as GGUF LoRAs.
+
+One model, one context. The base GGUF is memory-mapped once; each adapter is converted to a
+GGUF LoRA (`gguf_lora.ensure_gguf_lora`, cached beside the adapter by checksum) and loaded
+onto that model with `llama_adapter_lora_init`. Before each request the context's adapter
+set is switched with `llama_set_adapters_lora` (none for the base model, or the request's
+adapter at scale 1). llama.cpp keeps the prompt's key/value cache between calls and reuses
+its longest common prefix; those keys were computed under the previous adapter, so the
+cache is dropped whenever the adapter changes. Requests run one after another (llama.cpp
+decodes one sequence per context here); each gets its own first-token and generation time.
+
+Why not one `Llama(lora_path=...)` per adapter: llama-cpp-python then turns memory mapping
+off and loads the whole base again for every adapter, and each context holds its own cache.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+# llama.cpp's OpenMP threads otherwise spin between tokens while Python samples and decodes
+# text, taking the core from the thread doing that work: on this 2-core machine under other
+# load, 2 threads made 2-4 tokens/s spinning and 19-24 sleeping. libgomp reads this once,
+# when llama_cpp loads it, so it is set before the import (a value already set is kept).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import llama_cpp  # noqa: E402
+from jinja2.ext import loopcontrols
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from app.engine.base import Engine, GenerationRequest, GenerationResult
+from app.engine.gguf_lora import ensure_gguf_lora
+
+CONTEXT_TOKENS = 8192  # prompt + completion; the key/value cache is sized for this many
+GGUF_MAGIC = b"GGUF"
+
+
+@dataclass
+class LoadedAdapter:
+    checksum: str
+    path: Path
+    handle: llama_cpp.llama_adapter_lora_p
+
+
+def can_run(base_model: str) -> bool:
+    """Whether `base_model` is a GGUF file (`TRITUNE_ENGINE=auto` then tries llama.cpp, and
+    falls back to transformers if llama.cpp cannot load it)."""
+    path = Path(base_model)
+    if path.suffix != ".gguf" or not path.is_file():
+        return False
+    with path.open("rb") as file:
+        return file.read(4) == GGUF_MAGIC
+
+
+class ChatTemplate:
+    """The model's chat template rendered as `transformers`' `apply_chat_template` renders
+    it: a sandboxed Jinja environment with `trim_blocks` and `lstrip_blocks`, the loop
+    controls extension, `raise_exception`, `strftime_now`, the special tokens as variables,
+    and `add_generation_prompt=True`."""
+
+    def __init__(self, source: str, special_tokens: dict[str, str]) -> None:
+        env = ImmutableSandboxedEnvironment(
+            trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols]
+        )
+        env.globals["raise_exception"] = self.raise_exception
+        env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
+        self.template = env.from_string(source)
+        self.special_tokens = special_tokens
+
+    @staticmethod
+    def raise_exception(message: str):
+        raise ValueError(f"chat template: {message}")
+
+    def render(self, messages: list[dict[str, str]]) -> str:
+        return self.template.render(
+            messages=messages, add_generation_prompt=True, **self.special_tokens
+        )
+
+
+class RequestTracker:
+    """Called by llama-cpp-python after each sampled token (as a stopping criterion that never
+    stops): notes the first token's time and streams the text decoded so far. At call k the
+    context holds the prompt and the first k-1 completion tokens, so the stream trails by
+    one token; `finish` sends the rest."""
+
+    def __init__(self, llm: llama_cpp.Llama, prompt: list[int], request: GenerationRequest):
+        self.llm = llm
+        self.prompt = prompt
+        self.request = request
+        self.first_token_at: float | None = None
+        self.streamed = ""
+
+    def __call__(self, input_ids, logits) -> bool:
+        if self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
+        if self.request.on_token is not None:
+            completion = [int(t) for t in input_ids[len(self.prompt) :]]
+            self.send(self.decode(completion))
+        return False
+
+    def decode(self, completion: list[int]) -> str:
+        data = self.llm.detokenize(completion, prev_tokens=self.prompt)
+        return data.decode("utf-8", errors="replace").lstrip()
+
+    def send(self, text: str) -> None:
+        if text.endswith("\ufffd"):  # half of a multi-byte character: wait for the rest
+            return
+        delta = text[len(self.streamed) :]
+        if delta and text.startswith(self.streamed):
+            self.streamed = text
+            self.request.on_token(delta)
+
+    def finish(self, text: str) -> None:
+        if self.request.on_token is not None:
+            self.send(text)
+
+
+class LlamaCppEngine(Engine):
+    name = "llamacpp"
+
+    def __init__(self, base_model: str, threads: int = 0) -> None:
+        path = Path(base_model)
+        if path.suffix != ".gguf" or not path.is_file():
+            raise FileNotFoundError(f"the llamacpp engine needs a GGUF model file: {base_model}")
+        self.base_model = base_model
+        self.model = path.name
+        self.llm = llama_cpp.Llama(
+            model_path=base_model,
+            n_ctx=CONTEXT_TOKENS,
+            n_threads=threads or None,
+            n_threads_batch=threads or None,
+            verbose=False,
+        )
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ValueError(f"{path.name} has no chat template (tokenizer.chat_template)")
+        self.chat_template = ChatTemplate(template, self.specials())
+        self._adapters: dict[str, LoadedAdapter] = {}
+        self._active: str | None = None
+        self._lock = threading.Lock()
+
+    def specials(self) -> dict[str, str]:
+        """The special tokens a chat template may refer to, as strings."""
+        model = self.llm._model
+        ids = {"bos_token": self.llm.token_bos(), "eos_token": self.llm.token_eos()}
+        return {name: model.token_get_text(i) for name, i in ids.items() if i >= 0}
+
+    def render_chat(self, messages: list[dict[str, str]]) -> str:
+        return self.chat_template.render(messages)
+
+    def tokenize(self, text: str) -> list[int]:
+        """Tokens of `text`, special-token markers (`<|im_start|>`) parsed as such, no BOS:
+        what `transformers` does with `add_special_tokens=False`."""
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text))
+
+    def has_adapter(self, name: str) -> bool:
+        return name in self._adapters
+
+    def load_adapter(self, name: str, path: str, checksum: str) -> None:
+        """Convert the PEFT adapter to a GGUF LoRA (once per checksum) and load it."""
+        with self._lock:
+            loaded = self._adapters.get(name)
+            if loaded is not None and loaded.checksum == checksum:
+                return
+            lora = ensure_gguf_lora(path, checksum, self.base_model)
+            handle = llama_cpp.llama_adapter_lora_init(self.llm.model, str(lora).encode())
+            if not handle:
+                raise RuntimeError(f"llama.cpp could not load the GGUF LoRA {lora}")
+            if loaded is not None:  # same name, new files: replace it
+                self.use_adapter(None)
+                llama_cpp.llama_adapter_lora_free(loaded.handle)
+            self._adapters[name] = LoadedAdapter(checksum, lora, handle)
+
+    def use_adapter(self, name: str | None) -> None:
+        """Put `name` (None: no adapter) on the context; drop the prompt cache on a change."""
+        if name == self._active:
+            return
+        if name is None:
+            status = llama_cpp.llama_set_adapters_lora(self.llm.ctx, None, 0, None)
+        else:
+            handles = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self._adapters[name].handle)
+            scales = (ctypes.c_float * 1)(1.0)
+            status = llama_cpp.llama_set_adapters_lora(self.llm.ctx, handles, 1, scales)
+        if status != 0:
+            raise RuntimeError(f"llama.cpp could not switch to adapter {name!r}")
+        self.llm.reset()  # no cached prefix is reused: its keys came from another adapter
+        self._active = name
+
+    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        for request in requests:
+            if request.adapter and request.adapter not in self._adapters:
+                raise KeyError(f"adapter {request.adapter!r} is not loaded")
+        return [self.generate_one(request) for request in requests]
+
+    def generate_one(self, request: GenerationRequest) -> GenerationResult:
+        with self._lock:
+            self.use_adapter(request.adapter)
+            prompt = self.tokenize(self.render_chat(request.messages))
+            tracker = RequestTracker(self.llm, prompt, request)
+            started = time.perf_counter()
+            completion = self.llm.create_completion(
+                prompt,
+                max_tokens=request.max_new_tokens,
+                stopping_criteria=llama_cpp.StoppingCriteriaList([tracker]),
+                **self.sampling_kwargs(request.temperature),
+            )
+            ended = time.perf_counter()
+        text = completion["choices"][0]["text"].strip()
+        tracker.finish(text)
+        usage = completion["usage"]
+        first = tracker.first_token_at or ended
+        return GenerationResult(
+            text=text,
+            prompt_tokens=usage["prompt_tokens"],
+            completion_tokens=usage["completion_tokens"],
+            first_token_s=first - started,
+            generation_s=ended - first,
+        )
+
+    @staticmethod
+    def sampling_kwargs(temperature: float) -> dict:
+        """Greedy at 0; otherwise plain sampling at `temperature` over the whole vocabulary,
+        as the transformers engine does (no top-k, top-p, min-p or repetition penalty)."""
+        return {
+            "temperature": temperature,
+            "top_k": 0,
+            "top_p": 1.0,
+            "min_p": 0.0,
+            "typical_p": 1.0,
+            "repeat_penalty": 1.0,
+        }
