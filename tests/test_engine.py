@@ -106,3 +106,28 @@ def test_streamed_tokens_add_up_to_the_output(engine):
 def test_unknown_adapter_is_refused(engine):
     with pytest.raises(KeyError):
         engine.generate([ask("hi", adapter="no-such-adapter")])
+
+
+def test_the_engine_lock_serves_waiting_callers_in_arrival_order():
+    import threading
+    import time
+
+    from app.engine.base import FairLock
+
+    lock, served, threads = FairLock(), [], []
+    with lock:  # held while eight callers queue up, one after another
+        for number in range(8):
+            thread = threading.Thread(target=take_turn, args=(lock, number, served))
+            thread.start()
+            threads.append(thread)
+            deadline = time.monotonic() + 5
+            while lock.waiting < number + 2 and time.monotonic() < deadline:
+                time.sleep(0.001)
+    for thread in threads:
+        thread.join(5)
+    assert served == list(range(8)) and lock.waiting == 0
+
+
+def take_turn(lock, number: int, served: list[int]) -> None:
+    with lock:
+        served.append(number)

@@ -15,7 +15,9 @@ and sets `name` (the backend, stored with every result) and `model` (what is loa
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -48,6 +50,33 @@ class GenerationResult:
         if self.completion_tokens <= 1 or self.generation_s <= 0:
             return 0.0
         return (self.completion_tokens - 1) / self.generation_s
+
+
+class FairLock:
+    """A lock handed out in arrival order (first come, first served): concurrent
+    comparisons waiting for the one engine are served as they came, so none starves, which
+    `threading.Lock` does not promise. Use it as a context manager."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._queue: deque[object] = deque()
+
+    def __enter__(self) -> FairLock:
+        ticket = object()
+        with self._condition:
+            self._queue.append(ticket)
+            self._condition.wait_for(lambda: self._queue[0] is ticket)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._condition:
+            self._queue.popleft()
+            self._condition.notify_all()
+
+    @property
+    def waiting(self) -> int:
+        """Callers holding or waiting for the lock."""
+        return len(self._queue)
 
 
 class Engine(ABC):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,7 +32,7 @@ import llama_cpp  # noqa: E402
 from jinja2.ext import loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from app.engine.base import Engine, GenerationRequest, GenerationResult
+from app.engine.base import Engine, FairLock, GenerationRequest, GenerationResult
 from app.engine.gguf_lora import ensure_gguf_lora
 
 CONTEXT_TOKENS = 8192  # prompt + completion; the key/value cache is sized for this many
@@ -142,7 +141,7 @@ class LlamaCppEngine(Engine):
         self.chat_template = ChatTemplate(template, self.specials())
         self._adapters: dict[str, LoadedAdapter] = {}
         self._active: str | None = None
-        self._lock = threading.Lock()
+        self._lock = FairLock()  # whole calls, in arrival order
 
     def specials(self) -> dict[str, str]:
         """The special tokens a chat template may refer to, as strings."""

@@ -6,7 +6,6 @@ inference routes each row through its own adapter (`adapter_names`, `"__base__"`
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from transformers import (
     StoppingCriteriaList,
 )
 
-from app.engine.base import Engine, GenerationRequest, GenerationResult
+from app.engine.base import Engine, FairLock, GenerationRequest, GenerationResult
 
 BASE_ADAPTER = "__base__"
 
@@ -112,7 +111,7 @@ class TransformersEngine(Engine):
         self._model, self.tokenizer = load_base(base_model)
         self._model.eval()
         self._adapters: dict[str, str] = {}
-        self._lock = threading.Lock()
+        self._lock = FairLock()  # whole calls, in arrival order
 
     def has_adapter(self, name: str) -> bool:
         return name in self._adapters
