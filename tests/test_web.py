@@ -77,6 +77,7 @@ def test_the_stream_sends_escaped_tokens_per_level_then_the_comparison(streamed,
         text = "".join(data for name, data in streamed if name == f"token-{level}")
         assert text.strip() and "<" not in text
     assert 'class="comparison"' in compared and "cost / 1,000" in compared
+    assert "a month at" in compared  # the same columns as the page renders
 
 
 def test_a_used_stream_address_ends_at_once_and_says_where_to_look(client, live_view, streamed):

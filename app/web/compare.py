@@ -102,9 +102,8 @@ def stream(request: Request, token: str, runtime: RuntimeDep):
     if body is None:
         events = iter([expired_event()])
         return StreamingResponse(events, media_type="text/event-stream")
-    return StreamingResponse(
-        stream_comparison(runtime, body, HTML_EVENTS), media_type="text/event-stream"
-    )
+    events = stream_comparison(runtime, body, html_events(runtime.settings))
+    return StreamingResponse(events, media_type="text/event-stream")
 
 
 class PendingStreams:
@@ -154,11 +153,22 @@ def error_fragment(status: int, message: str) -> str:
     return fragment("_partials/error.html", status=status, title=title, message=message)
 
 
-HTML_EVENTS = EventWriter(
-    token=lambda level, text: (f"token-{level}", str(escape(text))),
-    done=lambda comparison: ("done", fragment("_partials/comparison.html", comparison=comparison)),
-    error=lambda status, message: ("done", error_fragment(status, message)),
-)
+def html_events(settings) -> EventWriter:
+    """Escaped text per level, then the stored comparison's fragment (or an error)."""
+
+    def done(comparison) -> tuple[str, str]:
+        html = fragment(
+            "_partials/comparison.html",
+            comparison=comparison,
+            queries_per_day=settings.queries_per_day,
+        )
+        return "done", html
+
+    return EventWriter(
+        token=lambda level, text: (f"token-{level}", str(escape(text))),
+        done=done,
+        error=lambda status, message: ("done", error_fragment(status, message)),
+    )
 
 
 def expired_event() -> str:

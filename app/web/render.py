@@ -17,9 +17,14 @@ STATIC = ROOT / "static"
 
 
 def readiness(request: Request) -> dict[str, Any]:
-    """Every page shows a banner while the models load."""
+    """Every page shows a banner while the models load, and costs a month at the configured
+    volume."""
     runtime = request.app.state.runtime
-    return {"runtime_ready": runtime.ready, "runtime_stage": runtime.load_error or runtime.stage}
+    return {
+        "runtime_ready": runtime.ready,
+        "runtime_stage": runtime.load_error or runtime.stage,
+        "queries_per_day": runtime.settings.queries_per_day,
+    }
 
 
 def ms(value: float | None) -> str:
