@@ -111,16 +111,21 @@ class Runtime:
 
     def training_worker(self):
         """The one background worker that runs this runtime's training jobs (started on
-        first use; it marks jobs left `running` by a stopped server as interrupted)."""
+        first use, when it marks jobs left `running` by a stopped server as interrupted;
+        started again if it was stopped)."""
         from app.finetune.jobs import TrainingWorker
 
         with self._worker_lock:
-            if self._training_worker is None:
+            if self._training_worker is None or not self._training_worker.alive:
+                first = self._training_worker is None
                 self._training_worker = TrainingWorker(self)
-                self._training_worker.start()
+                self._training_worker.start(mark_interrupted=first)
         return self._training_worker
 
     def close(self) -> None:
-        if self._training_worker is not None:
-            self._training_worker.stop()
+        """Stop the training worker and release database connections. The runtime stays
+        usable: a later `training_worker()` starts a new worker."""
+        with self._worker_lock:
+            if self._training_worker is not None:
+                self._training_worker.stop()
         self.db.dispose()

@@ -49,6 +49,11 @@ def dataset_id(client):
     return response.json()["dataset"]["id"]
 
 
+def test_a_closed_runtime_starts_its_training_worker_again(runtime):
+    runtime.close()  # as the CLI does when it ends; the runtime stays usable
+    assert runtime.training_worker().alive
+
+
 def test_a_malformed_dataset_is_rejected_with_line_numbers_and_nothing_stored(client, session):
     before = session.scalar(select(func.count(Dataset.id)))
     good = demo_lines("train.jsonl", 2).decode().splitlines()

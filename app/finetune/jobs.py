@@ -143,10 +143,15 @@ class TrainingWorker:
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self.mark_interrupted()
+    def start(self, mark_interrupted: bool = True) -> None:
+        if mark_interrupted:
+            self.mark_interrupted()
         self.thread = threading.Thread(target=self.loop, name="tritune-training", daemon=True)
         self.thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self.thread is not None and self.thread.is_alive() and not self.stopping.is_set()
 
     def notify(self) -> None:
         self.wakeup.set()
@@ -171,8 +176,14 @@ class TrainingWorker:
             session.commit()
 
     def loop(self) -> None:
+        """Claim and run jobs until stopped. Nothing that goes wrong here ends the loop (a
+        dead worker would leave every later job queued forever)."""
         while not self.stopping.is_set():
-            job_id = self.claim_next()
+            try:
+                job_id = self.claim_next()
+            except Exception:
+                log.exception("could not claim a training job; retrying")
+                job_id = None
             if job_id is None:
                 self.wakeup.wait(2.0)
                 self.wakeup.clear()
