@@ -21,7 +21,7 @@ from app.errors import NotFound
 from app.finetune.adapters import delete_adapter, get_adapter, set_active_adapter
 from app.finetune.config import TrainingConfig
 from app.finetune.jobs import cancel_training, get_training, submit_training
-from app.finetune.uploads import UploadedFile, upload_dataset
+from app.finetune.uploads import upload_from_request
 
 router = APIRouter(prefix="/api/v1", tags=["fine-tuning"])
 MAX_ID = 2**31 - 1
@@ -176,20 +176,14 @@ def create_dataset(
     """Validate a dataset and store it when it has no errors. The answer always carries the
     validation report (per-line errors, duplicates, overlap, lengths, token statistics):
     201 stored, 200 for a dry run, 422 rejected (nothing stored)."""
-    scenario = get_scenario(session, slug)
-    embedder, engine = runtime.models()
-    dataset, report = upload_dataset(
+    dataset, report = upload_from_request(
         session,
-        scenario=scenario,
-        train=UploadedFile(file.filename or "train.jsonl", file.file.read()),
-        eval_file=UploadedFile(eval_file.filename or "eval.jsonl", eval_file.file.read())
-        if eval_file and eval_file.filename
-        else None,
+        runtime,
+        slug=slug,
+        file=file,
+        eval_file=eval_file,
         eval_fraction=eval_fraction,
         name=name,
-        settings=runtime.settings,
-        embedder=embedder,
-        engine=engine,
         dry_run=dry_run,
     )
     if not report.ok:

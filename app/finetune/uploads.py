@@ -82,3 +82,41 @@ def decode(file: UploadedFile, settings: Settings, report: Report) -> str:
         line = file.content[: error.start].count(b"\n") + 1
         report.errors.append(LineError(file.name, line, "not UTF-8 text"))
         return ""
+
+
+def read_upload(upload, default_name: str) -> UploadedFile | None:
+    """A multipart file field (FastAPI `UploadFile`) as name and bytes; None when the field
+    was left empty."""
+    if upload is None or not upload.filename:
+        return None
+    return UploadedFile(upload.filename or default_name, upload.file.read())
+
+
+def upload_from_request(
+    session: Session,
+    runtime,
+    *,
+    slug: str,
+    file,
+    eval_file,
+    eval_fraction: float,
+    name: str | None,
+    dry_run: bool,
+) -> tuple[Dataset | None, Report]:
+    """What the API and the upload page share: the scenario, the loaded models, the files."""
+    from app.db.queries import get_scenario
+
+    scenario = get_scenario(session, slug)
+    embedder, engine = runtime.models()
+    return upload_dataset(
+        session,
+        scenario=scenario,
+        train=read_upload(file, "train.jsonl") or UploadedFile("train.jsonl", b""),
+        eval_file=read_upload(eval_file, "eval.jsonl"),
+        eval_fraction=eval_fraction,
+        name=name,
+        settings=runtime.settings,
+        embedder=embedder,
+        engine=engine,
+        dry_run=dry_run,
+    )

@@ -16,7 +16,7 @@ from app.deps import RuntimeDep, SessionDep
 from app.finetune.adapters import delete_adapter, get_adapter, set_active_adapter
 from app.finetune.config import ConfigError, default_yaml, parse_config
 from app.finetune.jobs import cancel_training, get_training, submit_training
-from app.finetune.uploads import UploadedFile, upload_dataset
+from app.finetune.uploads import upload_from_request
 from app.web.chart import line_chart
 from app.web.render import from_htmx, render
 
@@ -69,20 +69,14 @@ def upload(
     dry_run: Annotated[bool, Form()] = False,
 ):
     """The validation report; the dataset is stored when it has no errors."""
-    scenario = get_scenario(session, slug)
-    embedder, engine = runtime.models()
-    dataset, report = upload_dataset(
+    dataset, report = upload_from_request(
         session,
-        scenario=scenario,
-        train=UploadedFile(file.filename or "train.jsonl", file.file.read()),
-        eval_file=UploadedFile(eval_file.filename, eval_file.file.read())
-        if eval_file and eval_file.filename
-        else None,
+        runtime,
+        slug=slug,
+        file=file,
+        eval_file=eval_file,
         eval_fraction=eval_fraction,
         name=None,
-        settings=runtime.settings,
-        embedder=embedder,
-        engine=engine,
         dry_run=dry_run,
     )
     session.commit()
