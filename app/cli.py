@@ -35,6 +35,21 @@ def quiet_libraries() -> None:
     transformers_logging.disable_progress_bar()
 
 
+@contextmanager
+def command_errors(runtime) -> Iterator[None]:
+    """How a command ends: an AppError is printed in red (exit code 1), not a traceback, and
+    the runtime is closed either way."""
+    from app.errors import AppError
+
+    try:
+        yield
+    except AppError as error:
+        console.print(f"[red]error:[/] {error.message}")
+        raise typer.Exit(1) from None
+    finally:
+        runtime.close()
+
+
 def open_runtime(settings: Settings):
     from app.runtime import Runtime
 
@@ -155,7 +170,6 @@ def compare(
 
     from app.api.schemas import ComparisonCreate, ComparisonPublic
     from app.compare import run_comparison
-    from app.errors import AppError
 
     try:
         body = ComparisonCreate(
@@ -171,21 +185,15 @@ def compare(
     with console.status("loading models", spinner="dots"):
         runtime.load()
     options = body.options()
-    try:
-        with runtime.session() as session, console.status("comparing"):
-            comparison = run_comparison(
-                session=session,
-                runtime=runtime,
-                scenario=scenario,
-                query=body.query,
-                options=options,
-            )
-            public = ComparisonPublic.of(comparison)
-    except AppError as error:
-        console.print(f"[red]error:[/] {error.message}")
-        raise typer.Exit(1) from None
-    finally:
-        runtime.close()
+    with command_errors(runtime), runtime.session() as session, console.status("comparing"):
+        comparison = run_comparison(
+            session=session,
+            runtime=runtime,
+            scenario=scenario,
+            query=body.query,
+            options=options,
+        )
+        public = ComparisonPublic.of(comparison)
     if as_json:
         print(json.dumps(public.model_dump(mode="json"), indent=2))
     else:
@@ -232,7 +240,6 @@ def ingest(
     """Put Markdown, text, HTML and PDF files into a scenario's knowledge base. Each file is
     stored in its own transaction; rejected files are listed with the reason (exit code 1)."""
     from app.db.queries import get_scenario
-    from app.errors import AppError
     from app.rag.ingest import ingest_files
 
     sources = collect_sources(paths)
@@ -249,22 +256,16 @@ def ingest(
         TextColumn("{task.fields[name]}"),
         console=console,
     )
-    try:
-        with runtime.session() as session, progress:
-            task = progress.add_task("ingest", total=len(sources), name="")
-            report = ingest_files(
-                session,
-                scenario=get_scenario(session, scenario),
-                files=sources,
-                embedder=embedder,
-                settings=runtime.settings,
-                on_file=lambda name: progress.update(task, advance=1, name=name),
-            )
-    except AppError as error:
-        console.print(f"[red]error:[/] {error.message}")
-        raise typer.Exit(1) from None
-    finally:
-        runtime.close()
+    with command_errors(runtime), runtime.session() as session, progress:
+        task = progress.add_task("ingest", total=len(sources), name="")
+        report = ingest_files(
+            session,
+            scenario=get_scenario(session, scenario),
+            files=sources,
+            embedder=embedder,
+            settings=runtime.settings,
+            on_file=lambda name: progress.update(task, advance=1, name=name),
+        )
     console.print(ingest_table(report))
     if report.rejected:
         raise typer.Exit(1)
@@ -310,7 +311,6 @@ def reembed(
     """Embed a scenario's chunks again with the configured embedding model (those embedded
     with another model; all with --all), in one transaction."""
     from app.db.queries import get_scenario
-    from app.errors import AppError
     from app.rag.reembed import reembed_scenario
 
     runtime = open_runtime(get_settings())
@@ -324,21 +324,15 @@ def reembed(
         TimeRemainingColumn(),
         console=console,
     )
-    try:
-        with runtime.session() as session, progress:
-            task = progress.add_task("reembed", total=None)
-            count = reembed_scenario(
-                session,
-                scenario=get_scenario(session, scenario),
-                embedder=embedder,
-                everything=everything,
-                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
-            )
-    except AppError as error:
-        console.print(f"[red]error:[/] {error.message}")
-        raise typer.Exit(1) from None
-    finally:
-        runtime.close()
+    with command_errors(runtime), runtime.session() as session, progress:
+        task = progress.add_task("reembed", total=None)
+        count = reembed_scenario(
+            session,
+            scenario=get_scenario(session, scenario),
+            embedder=embedder,
+            everything=everything,
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
     console.print(f"[bold]re-embedded[/] {count} chunks of {scenario} with {embedder.name}")
 
 
@@ -361,7 +355,6 @@ def run_eval(
     from pydantic import ValidationError
 
     from app.api.evals import EvalCreate
-    from app.errors import AppError
     from app.evals.runner import run_eval_here
 
     def listed(value: str | None) -> list[str] | None:
@@ -388,7 +381,7 @@ def run_eval(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    try:
+    with command_errors(runtime):
         with Progress(*columns, console=console) as bar:
             task = bar.add_task("eval", total=None)
             run_id = run_eval_here(
@@ -399,11 +392,6 @@ def run_eval(
             )
         with runtime.session() as session:
             print_eval(session, run_id)
-    except AppError as error:
-        console.print(f"[red]error:[/] {error.message}")
-        raise typer.Exit(1) from None
-    finally:
-        runtime.close()
 
 
 def print_eval(session, run_id: int) -> None:
@@ -506,35 +494,26 @@ def dataset(
 ) -> None:
     """Validate a fine-tuning dataset and store it when it has no errors."""
     from app.db.queries import get_scenario
-    from app.errors import AppError
     from app.finetune.uploads import UploadedFile, upload_dataset
 
     runtime = open_runtime(get_settings())
     with console.status("loading models"):
         runtime.load(demo=False)
-    try:
-        with runtime.session() as session:
-            stored, report = upload_dataset(
-                session,
-                scenario=get_scenario(session, scenario),
-                train=UploadedFile(file.name, file.read_bytes()),
-                eval_file=UploadedFile(eval_file.name, eval_file.read_bytes())
-                if eval_file
-                else None,
-                eval_fraction=eval_fraction,
-                name=file.name,
-                settings=runtime.settings,
-                embedder=runtime.embedder,
-                engine=runtime.engine,
-                dry_run=check,
-            )
-            session.commit()
-            print_report(report, stored)
-    except AppError as error:
-        console.print(f"[red]error:[/] {error.message}")
-        raise typer.Exit(1) from None
-    finally:
-        runtime.close()
+    with command_errors(runtime), runtime.session() as session:
+        stored, report = upload_dataset(
+            session,
+            scenario=get_scenario(session, scenario),
+            train=UploadedFile(file.name, file.read_bytes()),
+            eval_file=UploadedFile(eval_file.name, eval_file.read_bytes()) if eval_file else None,
+            eval_fraction=eval_fraction,
+            name=file.name,
+            settings=runtime.settings,
+            embedder=runtime.embedder,
+            engine=runtime.engine,
+            dry_run=check,
+        )
+        session.commit()
+        print_report(report, stored)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -575,7 +554,6 @@ def train(
     """Train a LoRA adapter on a stored dataset (in this process, with a progress bar),
     evaluate it before/after on the eval split, and register it."""
     from app.db.queries import get_scenario
-    from app.errors import AppError
     from app.finetune.config import ConfigError, default_yaml, parse_config
     from app.finetune.jobs import claim, run_training, submit_training
 
@@ -589,7 +567,7 @@ def train(
     except (ConfigError, OSError) as error:
         raise typer.BadParameter(str(error)) from None
     runtime = open_runtime(settings)
-    try:
+    with command_errors(runtime):
         with runtime.session() as session:
             job = submit_training(
                 session,
@@ -609,11 +587,6 @@ def train(
             run_training(runtime, job_id, on_step=report)
         with runtime.session() as session:
             print_training(session, job_id)
-    except AppError as error:
-        console.print(f"[red]error:[/] {error.message}")
-        raise typer.Exit(1) from None
-    finally:
-        runtime.close()
 
 
 def print_training(session, job_id: int) -> None:
