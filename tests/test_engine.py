@@ -90,8 +90,6 @@ def test_each_request_stops_at_its_own_max_new_tokens(engine):
     assert short.completion_tokens == 3
     assert long.completion_tokens > 3
     assert short.generation_s < long.generation_s  # each request's own finishing time
-    if engine.name == "transformers":
-        assert short.first_token_s == long.first_token_s  # one prefill for the batch
 
 
 def test_streamed_tokens_add_up_to_the_output(engine):
@@ -131,3 +129,87 @@ def test_the_engine_lock_serves_waiting_callers_in_arrival_order():
 def take_turn(lock, number: int, served: list[int]) -> None:
     with lock:
         served.append(number)
+
+
+# The transformers engine's continuous batching (app/engine/batching.py).
+
+
+def generate_in_thread(engine, requests):
+    """Start `engine.generate(requests)` in a thread; returns the thread and a list that gets
+    the results, or the exception raised."""
+    import threading
+
+    out: list = []
+
+    def target():
+        try:
+            out.extend(engine.generate(requests))
+        except Exception as error:
+            out.append(error)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread, out
+
+
+def test_a_request_arriving_later_joins_the_running_batch(transformers_engine, adapter_name):
+    """A short request submitted while a long one decodes is admitted between two steps
+    and returns long before the long one ends (no waiting behind it), and batching changes
+    neither output."""
+    import time
+
+    long_request = ask("Write a long story about a mountain.", max_new_tokens=80)
+    short_request = ask("My stove won't light. Help!", adapter_name, max_new_tokens=8)
+    alone = [transformers_engine.generate([r])[0] for r in (long_request, short_request)]
+
+    batcher = transformers_engine._batcher
+    thread, long_out = generate_in_thread(transformers_engine, [long_request])
+    while batcher.decoding == 0:  # the long request is decoding
+        time.sleep(0.005)
+    short = transformers_engine.generate([short_request])[0]
+    short_done_at = time.perf_counter()
+    assert thread.is_alive(), "the long request ended before the short one was admitted"
+    thread.join()
+    assert time.perf_counter() - short_done_at > 0.5  # the long one went on for a while
+    assert [long_out[0].text, short.text] == [r.text for r in alone]
+
+
+def test_sampled_and_greedy_rows_share_a_batch(transformers_engine):
+    greedy = ask("Name one thing to pack for a day hike.", max_new_tokens=20)
+    alone = transformers_engine.generate([greedy])[0]
+    together = transformers_engine.generate(
+        [ask("Name a colour.", max_new_tokens=20, temperature=1.0), greedy]
+    )
+    assert together[1].text == alone.text
+    assert together[0].completion_tokens >= 1
+
+
+def test_a_failing_token_sink_stops_only_its_own_request(transformers_engine):
+    def broken(_text):
+        raise RuntimeError("client went away")
+
+    question = ask("List three tent features.", max_new_tokens=12)
+    thread, broken_out = generate_in_thread(
+        transformers_engine, [ask("Say hello.", max_new_tokens=12, on_token=broken)]
+    )
+    results = transformers_engine.generate([question])
+    thread.join()
+    assert isinstance(broken_out[0], RuntimeError) and "went away" in str(broken_out[0])
+    assert results[0].completion_tokens == 12
+
+
+def test_a_closed_batcher_refuses_new_requests(transformers_engine):
+    from app.engine.batching import Batcher, EngineClosed
+
+    engine = transformers_engine
+    batcher = Batcher(
+        model_fn=lambda: engine._model,
+        adapter_kwargs=engine.adapter_kwargs,
+        decode=engine.decode,
+        stop_ids=engine.stop_ids(),
+    )
+    prompt = engine.tokenize(engine.render_chat([{"role": "user", "content": "Hi"}]))
+    assert batcher.submit(ask("Hi", max_new_tokens=3), prompt).wait().completion_tokens >= 1
+    batcher.close()
+    with pytest.raises(EngineClosed):
+        batcher.submit(ask("Hi", max_new_tokens=3), prompt)

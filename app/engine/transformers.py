@@ -1,12 +1,13 @@
 """The `transformers` backend: the base model in fp32 plus PEFT LoRA adapters by name.
 
-All requests of a call run in one batched `generate`; with adapters loaded, PEFT's mixed-batch
-inference routes each row through its own adapter (`adapter_names`, `"__base__"` for none).
+Requests are decoded by continuous batching (`batching.Batcher`): requests that arrive
+together, from one comparison or from several, share decoding steps; with adapters loaded,
+PEFT's mixed-batch inference routes each row through its own adapter (`adapter_names`,
+`"__base__"` for none).
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import torch
@@ -15,11 +16,10 @@ from transformers import (
     AutoTokenizer,
     PreTrainedModel,
     PreTrainedTokenizerBase,
-    StoppingCriteria,
-    StoppingCriteriaList,
 )
 
-from app.engine.base import Engine, FairLock, GenerationRequest, GenerationResult
+from app.engine.base import Engine, GenerationRequest, GenerationResult
+from app.engine.batching import Batcher, Row
 
 BASE_ADAPTER = "__base__"
 
@@ -54,56 +54,10 @@ def render_chat(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, str
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
-class RowTracker(StoppingCriteria):
-    """Called by `generate` after every decoding step: notes when each row produced its first
-    token and when it finished, streams new text to callbacks, and stops rows at their own
-    `max_new_tokens`."""
-
-    def __init__(self, tokenizer, prompt_len: int, requests: list[GenerationRequest]) -> None:
-        self.tokenizer = tokenizer
-        self.prompt_len = prompt_len
-        self.requests = requests
-        self.eos_ids = {tokenizer.eos_token_id, tokenizer.pad_token_id}
-        self.first_token_at: float | None = None
-        self.finished_at: list[float | None] = [None] * len(requests)
-        self.lengths = [0] * len(requests)
-        self.streamed = [""] * len(requests)
-
-    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
-        now = time.perf_counter()
-        if self.first_token_at is None:
-            self.first_token_at = now
-        generated = input_ids[:, self.prompt_len :]
-        for row, request in enumerate(self.requests):
-            if self.finished_at[row] is None:
-                self.advance(row, request, generated[row], now)
-        done = [at is not None for at in self.finished_at]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-    def advance(self, row: int, request: GenerationRequest, tokens, now: float) -> None:
-        if int(tokens[-1]) in self.eos_ids:
-            self.finished_at[row] = now
-            return
-        self.lengths[row] = len(tokens)
-        if request.on_token is not None:
-            self.stream(row, request, tokens)
-        if self.lengths[row] >= request.max_new_tokens:
-            self.finished_at[row] = now
-
-    def stream(self, row: int, request: GenerationRequest, tokens) -> None:
-        text = self.tokenizer.decode(tokens[: self.lengths[row]], skip_special_tokens=True)
-        if text.endswith("\ufffd"):  # half of a multi-byte character: wait for the rest
-            return
-        delta = text[len(self.streamed[row]) :]
-        if delta:
-            self.streamed[row] = text
-            request.on_token(delta)
-
-
 class TransformersEngine(Engine):
     name = "transformers"
 
-    def __init__(self, base_model: str, threads: int = 0) -> None:
+    def __init__(self, base_model: str, threads: int = 0, max_batch_rows: int = 8) -> None:
         if threads:
             torch.set_num_threads(threads)
         self.model = model_display_name(base_model)
@@ -111,7 +65,17 @@ class TransformersEngine(Engine):
         self._model, self.tokenizer = load_base(base_model)
         self._model.eval()
         self._adapters: dict[str, str] = {}
-        self._lock = FairLock()  # whole calls, in arrival order
+        self._batcher = Batcher(
+            model_fn=lambda: self._model,
+            adapter_kwargs=self.adapter_kwargs,
+            decode=self.decode,
+            stop_ids=self.stop_ids(),
+            max_rows=max_batch_rows,
+        )
+
+    def close(self) -> None:
+        """Stop the batcher's worker (also done at interpreter exit)."""
+        self._batcher.close()
 
     def has_adapter(self, name: str) -> bool:
         return name in self._adapters
@@ -119,7 +83,7 @@ class TransformersEngine(Engine):
     def load_adapter(self, name: str, path: str, checksum: str) -> None:
         from peft import PeftModel
 
-        with self._lock:
+        with self._batcher.model_lock:  # between two decoding steps
             if self._adapters.get(name) == checksum:
                 return
             if name in self._adapters:  # same name, new files: replace it
@@ -132,66 +96,41 @@ class TransformersEngine(Engine):
             self._adapters[name] = checksum
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
+        return len(self.tokenize(text))
 
     def render_chat(self, messages: list[dict[str, str]]) -> str:
         return render_chat(self.tokenizer, messages)
 
     def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
-        """One batched `generate` per distinct temperature (a comparison shares one)."""
-        results: dict[int, GenerationResult] = {}
-        for temperature in sorted({r.temperature for r in requests}):
-            indexes = [i for i, r in enumerate(requests) if r.temperature == temperature]
-            batch = self.generate_batch([requests[i] for i in indexes])
-            results.update(zip(indexes, batch, strict=True))
-        return [results[i] for i in range(len(requests))]
-
-    def generate_batch(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
-        # One lock for the whole call: which adapters exist decides `adapter_names`, and an
-        # adapter loaded meanwhile by another thread must not change that under us.
-        with self._lock:
-            return self._generate_locked(requests)
-
-    def _generate_locked(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        """Queue every request for the batcher, then wait for all of them: requests that
+        arrive together, from this call or from others, decode in the same steps."""
         for request in requests:
             if request.adapter and request.adapter not in self._adapters:
                 raise KeyError(f"adapter {request.adapter!r} is not loaded")
-        prompts = [render_chat(self.tokenizer, r.messages) for r in requests]
-        encoded = self.tokenizer(
-            prompts, return_tensors="pt", padding=True, add_special_tokens=False
-        )
-        prompt_len = encoded["input_ids"].shape[1]
-        tracker = RowTracker(self.tokenizer, prompt_len, requests)
-        kwargs = self.sampling_kwargs(requests[0].temperature)
-        if self._adapters:
-            kwargs["adapter_names"] = [r.adapter or BASE_ADAPTER for r in requests]
-        with torch.inference_mode():
-            started = time.perf_counter()
-            output = self._model.generate(
-                **encoded,
-                max_new_tokens=max(r.max_new_tokens for r in requests),
-                stopping_criteria=StoppingCriteriaList([tracker]),
-                pad_token_id=self.tokenizer.pad_token_id,
-                **kwargs,
-            )
-            ended = time.perf_counter()
-        first = tracker.first_token_at or ended
-        results = []
-        for row, _request in enumerate(requests):
-            tokens = output[row, prompt_len : prompt_len + tracker.lengths[row]]
-            results.append(
-                GenerationResult(
-                    text=self.tokenizer.decode(tokens, skip_special_tokens=True).strip(),
-                    prompt_tokens=int(encoded["attention_mask"][row].sum()),
-                    completion_tokens=tracker.lengths[row],
-                    first_token_s=first - started,
-                    generation_s=(tracker.finished_at[row] or ended) - first,
-                )
-            )
-        return results
+        rows = [
+            self._batcher.submit(request, self.tokenize(self.render_chat(request.messages)))
+            for request in requests
+        ]
+        return [row.wait() for row in rows]
 
-    @staticmethod
-    def sampling_kwargs(temperature: float) -> dict:
-        if temperature > 0:
-            return {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0}
-        return {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    def tokenize(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False)
+
+    def adapter_kwargs(self, rows: list[Row]) -> dict:
+        """Each row's adapter for PEFT's mixed-adapter forward (none before any is loaded)."""
+        if not self._adapters:
+            return {}
+        return {"adapter_names": [row.request.adapter or BASE_ADAPTER for row in rows]}
+
+    def decode(self, tokens: list[int]) -> str:
+        return self.tokenizer.decode(tokens, skip_special_tokens=True)
+
+    def stop_ids(self) -> set[int]:
+        """The tokenizer's end and padding tokens and the model's end-of-sequence ids."""
+        configured = self._model.generation_config.eos_token_id
+        if configured is None:
+            configured = []
+        elif isinstance(configured, int):
+            configured = [configured]
+        ids = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id, *configured}
+        return {i for i in ids if i is not None}
