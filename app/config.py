@@ -7,13 +7,14 @@ the database is chosen by the conventional `DATABASE_URL`.
 from __future__ import annotations
 
 import importlib.util
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.cores import usable_cores
 
 
 def packaged_base_model() -> str:
@@ -81,7 +82,9 @@ class Settings(BaseSettings):
         description="Generation backend: llamacpp, transformers, or auto (llamacpp for a GGUF "
         "base it runs, else transformers).",
     )
-    threads: int = Field(0, ge=0, description="CPU threads for inference; 0 = all cores.")
+    threads: int = Field(
+        0, ge=0, description="CPU threads for inference; 0 = every core this process may use."
+    )
     max_new_tokens: int = Field(128, ge=1, le=1024, description="Default generation length.")
     temperature: float = Field(0.0, ge=0, le=2, description="Default sampling temperature.")
     top_k: int = Field(3, ge=1, le=20, description="Chunks the rag level puts in the context.")
@@ -151,7 +154,7 @@ class Settings(BaseSettings):
 
     @property
     def inference_threads(self) -> int:
-        return self.threads or os.cpu_count() or 1
+        return self.threads or usable_cores()
 
     @property
     def adapters_dir(self) -> Path:

@@ -14,6 +14,7 @@ from contextlib import contextmanager, suppress
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.cores import configure_threads
 from app.db.session import make_engine, make_sessionmaker, migrate
 from app.engine import Engine, load_engine
 from app.errors import Busy, NotReady
@@ -46,6 +47,7 @@ class Runtime:
 
     def load_embedder(self) -> Embedder:
         if self.embedder is None:
+            configure_threads(self.settings.inference_threads)
             self.stage = "loading the embedding model"
             self.embedder = Embedder(self.settings.embedding_model)
         return self.embedder

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import DynamicCache
 
+from app.cores import CORES
 from app.engine.base import FairLock, GenerationRequest, GenerationResult
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,8 @@ class Batcher:
     `adapter_kwargs(rows)` gives the forward pass's adapter routing for those rows (`{}`
     without adapters); `decode(tokens)` turns completion tokens into text; `stop_ids` are
     the end-of-sequence tokens. `model_lock` is held for every forward pass, so that
-    whoever changes the model (loading an adapter) takes it between two steps.
+    whoever changes the model (loading an adapter) takes it between two steps; `CORES` is
+    held with it (see `app.cores`).
     """
 
     def __init__(
@@ -227,7 +229,7 @@ class Batcher:
 
     @torch.inference_mode()
     def _prefill(self, row: Row) -> tuple[DynamicCache, int]:
-        with self.model_lock:
+        with self.model_lock, CORES:
             output = self.model_fn()(
                 input_ids=torch.tensor([row.prompt]),
                 attention_mask=torch.ones(1, len(row.prompt), dtype=torch.long),
@@ -242,7 +244,7 @@ class Batcher:
     def _step(self) -> None:
         batch = self._batch
         batch.mask = torch.cat([batch.mask, batch.mask.new_ones(len(batch.rows), 1)], dim=1)
-        with self.model_lock:
+        with self.model_lock, CORES:
             output = self.model_fn()(
                 input_ids=torch.tensor([[row.tokens[-1]] for row in batch.rows]),
                 attention_mask=batch.mask,

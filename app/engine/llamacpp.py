@@ -32,6 +32,7 @@ import llama_cpp  # noqa: E402
 from jinja2.ext import loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from app.cores import CORES
 from app.engine.base import Engine, FairLock, GenerationRequest, GenerationResult
 from app.engine.gguf_lora import ensure_gguf_lora
 
@@ -200,7 +201,7 @@ class LlamaCppEngine(Engine):
         return [self.generate_one(request) for request in requests]
 
     def generate_one(self, request: GenerationRequest) -> GenerationResult:
-        with self._lock:
+        with self._lock, CORES:
             self.use_adapter(request.adapter)
             prompt = self.tokenize(self.render_chat(request.messages))
             tracker = RequestTracker(self.llm, prompt, request)

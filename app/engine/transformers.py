@@ -18,6 +18,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from app.cores import configure_threads
 from app.engine.base import Engine, GenerationRequest, GenerationResult
 from app.engine.batching import Batcher, Row
 
@@ -59,7 +60,7 @@ class TransformersEngine(Engine):
 
     def __init__(self, base_model: str, threads: int = 0, max_batch_rows: int = 8) -> None:
         if threads:
-            torch.set_num_threads(threads)
+            configure_threads(threads)
         self.model = model_display_name(base_model)
         self.base_model = base_model
         self._model, self.tokenizer = load_base(base_model)

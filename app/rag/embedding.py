@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from app.cores import CORES
+
 
 def embedding_model_name(model: str) -> str:
     """The name stored with every chunk: a local model by its directory name, else its id."""
@@ -27,12 +29,22 @@ class Embedder:
         self.dimensions = self._model.get_embedding_dimension()
 
     def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        """Embed texts; rows are unit vectors, so cosine similarity is a dot product."""
-        with self._lock:
-            vectors = self._model.encode(
-                texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
-            )
-        return np.asarray(vectors, dtype=np.float32)
+        """Embed texts; rows are unit vectors, so cosine similarity is a dot product. The
+        cores are taken one batch at a time, so a long ingest lets generation in between."""
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        parts = []
+        for start in range(0, len(texts), batch_size):
+            with self._lock, CORES:
+                parts.append(
+                    self._model.encode(
+                        texts[start : start + batch_size],
+                        batch_size=batch_size,
+                        normalize_embeddings=True,
+                        convert_to_numpy=True,
+                    )
+                )
+        return np.concatenate(parts).astype(np.float32, copy=False)
 
     def embed_one(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
