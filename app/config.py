@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     max_pending_comparisons: int = Field(
         8, ge=1, description="Comparisons running or waiting at once; more get HTTP 503."
     )
+    max_batch_rows: int = Field(
+        8, ge=1, le=64, description="Requests the transformers engine decodes together."
+    )
     prices: dict[str, LevelPrice] = Field(
         default_factory=default_prices,
         description="Per-level token prices (JSON object keyed by level).",
@@ -159,6 +162,11 @@ class Settings(BaseSettings):
     @property
     def adapters_dir(self) -> Path:
         return self.data_dir / "adapters"
+
+    @property
+    def models_cache_dir(self) -> Path:
+        """Model files TriTune derives (the transformers engine's dequantised GGUF)."""
+        return self.data_dir / "models"
 
 
 @lru_cache

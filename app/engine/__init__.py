@@ -42,7 +42,12 @@ def load_engine(settings) -> Engine:
             log.warning("llama.cpp cannot load %s; using transformers", settings.base_model)
     from app.engine.transformers import TransformersEngine
 
-    return TransformersEngine(settings.base_model, threads=settings.inference_threads)
+    return TransformersEngine(
+        settings.base_model,
+        threads=settings.inference_threads,
+        max_batch_rows=settings.max_batch_rows,
+        cache_dir=settings.models_cache_dir,
+    )
 
 
 __all__ = [
