@@ -2,7 +2,7 @@
 the packaged base GGUF served as model `base`, and the same GGUF with each GGUF LoRA as a
 model named after its adapter (the vLLM / llama.cpp-server convention the engine follows).
 
-The server keeps one model loaded and reloads on a switch between them (well under a second
+The server keeps one model loaded and reloads on a switch between them (about 0.5 s
 for the 135M model); it answers one request at a time. One thread per model and a small
 context keep it light beside the tests' own engines on a 2-core machine.
 """
