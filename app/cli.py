@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic_core import to_jsonable_python
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -474,9 +475,9 @@ def show_settings() -> None:
     for name, field in Settings.model_fields.items():
         variable = "DATABASE_URL" if name == "database_url" else f"TRITUNE_{name.upper()}"
         value = getattr(settings, name)
-        if isinstance(value, dict):
-            value = json.dumps({k: v.model_dump() for k, v in value.items()})
-        table.add_row(variable, str(value), field.description or "")
+        if isinstance(value, dict):  # JSON, as it is set (prices, the openai engine's maps)
+            value = json.dumps(to_jsonable_python(value))
+        table.add_row(variable, str(value), field.description or "")  # a SecretStr: ******
     console.print(table)
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import importlib.util
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.cores import usable_cores
@@ -77,10 +77,36 @@ class Settings(BaseSettings):
         default_factory=packaged_embedding_model,
         description="sentence-transformers model (384 dimensions): directory or hub id.",
     )
-    engine: Literal["auto", "llamacpp", "transformers"] = Field(
+    engine: Literal["auto", "llamacpp", "transformers", "openai"] = Field(
         "auto",
-        description="Generation backend: llamacpp, transformers, or auto (llamacpp for a GGUF "
-        "base it runs, else transformers).",
+        description="Generation backend: llamacpp, transformers, openai (an OpenAI-compatible "
+        "server), or auto (llamacpp for a GGUF base it runs, else transformers; never openai).",
+    )
+    # The openai engine (an OpenAI-compatible server: vLLM, llama.cpp, Ollama, hosted APIs).
+    openai_base_url: str | None = Field(
+        None, description="Base URL of the OpenAI-compatible API, e.g. http://127.0.0.1:8080/v1."
+    )
+    openai_api_key: SecretStr | None = Field(
+        None, description="API key sent as a Bearer token (optional); never logged or shown."
+    )
+    openai_model: str | None = Field(
+        None, description="The base model's name on that server (the prompt and rag levels)."
+    )
+    openai_timeout_s: float = Field(
+        60.0, gt=0, description="Seconds to wait for the server to connect or send more."
+    )
+    openai_adapter_models: dict[str, str] = Field(
+        default_factory=dict,
+        description="Served model name per adapter (JSON {adapter: model}); an adapter not "
+        "listed is served under its own name.",
+    )
+    openai_extra_body: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Fields added to every chat completion request (JSON), for server-specific "
+        'options such as {"repeat_penalty": 1.0}.',
+    )
+    openai_max_concurrent: int = Field(
+        8, ge=1, description="Requests of one batch sent to the server at once; 1 = in turn."
     )
     threads: int = Field(
         0, ge=0, description="CPU threads for inference; 0 = every core this process may use."

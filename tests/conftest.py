@@ -110,3 +110,44 @@ def transformers_engine(runtime, settings, demo_adapter):
 @pytest.fixture(scope="session")
 def llamacpp_engine(runtime, settings, demo_adapter):
     return engine_with_adapter(runtime, settings, demo_adapter, "llamacpp")
+
+
+@pytest.fixture(scope="session")
+def openai_server(settings, demo_adapter, tmp_path_factory):
+    """llama-cpp-python's OpenAI-compatible server (tests/openai_server.py): the base GGUF as
+    model `base`, the demo adapter converted to a GGUF LoRA as a model named after it."""
+    from app.engine.gguf_lora import ensure_gguf_lora
+    from tests.openai_server import serve_llama_cpp
+
+    lora = ensure_gguf_lora(demo_adapter.path, demo_adapter.checksum, settings.base_model)
+    workdir = tmp_path_factory.mktemp("openai-server")
+    loras = {demo_adapter.name: lora}
+    with serve_llama_cpp(settings.base_model, loras, workdir, api_key="tt-test-9f3a7c") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def openai_settings(settings, openai_server):
+    """The test settings with `TRITUNE_ENGINE=openai` pointed at that server."""
+    from pydantic import SecretStr
+
+    from tests.openai_server import BASE_MODEL_NAME
+
+    return settings.model_copy(
+        update={
+            "engine": "openai",
+            "openai_base_url": openai_server.base_url,
+            "openai_model": BASE_MODEL_NAME,
+            "openai_api_key": SecretStr(openai_server.api_key),
+            # llama-cpp-python's server applies a repeat penalty of 1.1 unless told
+            # otherwise; the other engines apply none.
+            "openai_extra_body": {"repeat_penalty": 1.0},
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def openai_engine(runtime, openai_settings, demo_adapter):
+    engine = engine_with_adapter(runtime, openai_settings, demo_adapter, "openai")
+    yield engine
+    engine.close()

@@ -1,15 +1,17 @@
 """Generation engines: the only code that imports torch / llama_cpp. See `base.Engine`.
 
 `TRITUNE_ENGINE` picks the backend: `llamacpp` (the GGUF base run by llama.cpp, adapters
-converted to GGUF LoRAs), `transformers` (fp32 weights + PEFT), or `auto`: llama.cpp when the
-base model is a GGUF file that llama.cpp loads, transformers otherwise.
+converted to GGUF LoRAs), `transformers` (fp32 weights + PEFT), `openai` (an OpenAI-compatible
+server; adapters are models it serves), or `auto`: llama.cpp when the base model is a GGUF
+file that llama.cpp loads, transformers otherwise. `auto` never picks `openai`: a server is
+only used when it is configured.
 """
 
 import logging
 
 from app.engine.base import Engine, GenerationRequest, GenerationResult
 
-BACKENDS = ("llamacpp", "transformers")
+BACKENDS = ("llamacpp", "transformers", "openai")
 CHOICES = ("auto", *BACKENDS)
 log = logging.getLogger(__name__)
 
@@ -29,8 +31,13 @@ def resolve_backend(engine: str, base_model: str) -> str:
 
 
 def load_engine(settings) -> Engine:
-    """The engine named by `settings.engine`, with its base model loaded."""
+    """The engine named by `settings.engine`, with its base model loaded (for `openai`: the
+    client for the server, which is first contacted by the first request)."""
     backend = resolve_backend(settings.engine, settings.base_model)
+    if backend == "openai":
+        from app.engine.openai_api import OpenAIEngine
+
+        return OpenAIEngine.from_settings(settings)
     if backend == "llamacpp":
         from app.engine.llamacpp import LlamaCppEngine
 
