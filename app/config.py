@@ -131,6 +131,10 @@ class Settings(BaseSettings):
     max_pending_comparisons: int = Field(
         8, ge=1, description="Comparisons running or waiting at once; more get HTTP 503."
     )
+    transformers_dtype: Literal["float32", "bfloat16"] = Field(
+        "float32",
+        description="Weights of the transformers engine: float32 (the reference) or bfloat16.",
+    )
     max_batch_rows: int = Field(
         8, ge=1, le=64, description="Requests the transformers engine decodes together."
     )

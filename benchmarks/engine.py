@@ -3,8 +3,8 @@
 1. tokens/s of the `llamacpp` engine through the comparison service (`run_comparison`, one
    level) against raw llama-cpp-python on the same GGUF, prompt, adapter and thread count
    (goal: >= 0.9x), and against the `transformers` engine through the same service;
-2. one three-level comparison against the slowest level run alone, for both engines
-   (goal: <= 1.5x).
+2. one three-level comparison against the slowest level run alone, for both engines, the
+   transformers one in float32 and in bfloat16 (goal: <= 1.5x).
 
 Runs on the configured database with the demo scenario and its adapter in place
 (`tritune setup`). Prints a table and writes benchmarks/results/engine.json.
@@ -144,8 +144,9 @@ def three_levels_vs_alone(runtime: Runtime, query: str, args) -> dict:
     }
 
 
-def open_runtime(engine: str) -> Runtime:
-    runtime = Runtime(get_settings().model_copy(update={"engine": engine}))
+def open_runtime(engine: str, dtype: str = "float32") -> Runtime:
+    update = {"engine": engine, "transformers_dtype": dtype}
+    runtime = Runtime(get_settings().model_copy(update=update))
     runtime.migrate()
     runtime.load(demo=False)
     compare(runtime, "warm-up", list(LEVELS), 4)  # loads the adapter (and converts it)
@@ -170,11 +171,14 @@ def main() -> None:
     llamacpp.close()
     del llamacpp
 
-    transformers = open_runtime("transformers")
-    for level, query in (("finetune", TICKET), ("prompt", QUESTION)):
-        report["speed"][level]["transformers"] = service_speed(transformers, level, query, args)
-    report["three_levels"]["transformers"] = three_levels_vs_alone(transformers, TICKET, args)
-    transformers.close()
+    for dtype, key in (("float32", "transformers"), ("bfloat16", "transformers_bf16")):
+        transformers = open_runtime("transformers", dtype)
+        for level, query in (("finetune", TICKET), ("prompt", QUESTION)):
+            report["speed"][level][key] = service_speed(transformers, level, query, args)
+        report["three_levels"][key] = three_levels_vs_alone(transformers, TICKET, args)
+        transformers.engine.close()
+        transformers.close()
+        del transformers
 
     report["setup"] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
@@ -199,21 +203,23 @@ def print_tables(report: dict) -> None:
     )
     print(
         f"{'level':10}{'tokens':>8}{'raw llama-cpp':>15}{'TriTune llamacpp':>28}"
-        f"{'TriTune transformers':>24}{'llamacpp/raw':>14}"
+        f"{'TriTune transformers':>24}{'transformers bf16':>24}{'llamacpp/raw':>14}"
     )
     for level, row in report["speed"].items():
-        raw, ours, ref = row["raw_llama_cpp"], row["llamacpp"], row["transformers"]
+        raw, ours = row["raw_llama_cpp"], row["llamacpp"]
+        ref, bf16 = row["transformers"], row["transformers_bf16"]
         print(
             f"{level:10}{ours['completion_tokens']:>8}{raw['tokens_per_s']:>11} t/s"
             f"{ours['engine_tokens_per_s']:>10} t/s ({ours['service_tokens_per_s']} wall)"
             f"{ref['engine_tokens_per_s']:>12} t/s ({ref['service_tokens_per_s']} wall)"
+            f"{bf16['engine_tokens_per_s']:>12} t/s ({bf16['service_tokens_per_s']} wall)"
             f"{ours['service_tokens_per_s'] / raw['tokens_per_s']:>13.2f}x"
         )
-    print(f"\n{'engine':14}{'3 levels':>10}{'prompt':>9}{'rag':>9}{'finetune':>10}{'ratio':>8}")
+    print(f"\n{'engine':18}{'3 levels':>10}{'prompt':>9}{'rag':>9}{'finetune':>10}{'ratio':>8}")
     for engine, row in report["three_levels"].items():
         alone = row["alone_s"]
         print(
-            f"{engine:14}{row['three_levels_s']:>9}s"
+            f"{engine:18}{row['three_levels_s']:>9}s"
             + "".join(f"{alone[lv]:>8}s" for lv in LEVELS)
             + f"{row['ratio']:>7}x"
         )

@@ -54,6 +54,7 @@ def load_engine(settings) -> Engine:
         threads=settings.inference_threads,
         max_batch_rows=settings.max_batch_rows,
         cache_dir=settings.models_cache_dir,
+        dtype=settings.transformers_dtype,
     )
 
 

@@ -107,12 +107,16 @@ class TransformersEngine(Engine):
         threads: int = 0,
         max_batch_rows: int = 8,
         cache_dir: Path | None = None,
+        dtype: str = "float32",
     ) -> None:
         if threads:
             configure_threads(threads)
         self.model = model_display_name(base_model)
         self.base_model = base_model
         self._model, self.tokenizer = load_base(base_model, cache_dir)
+        if dtype != "float32":  # adapters loaded later keep fp32 LoRA weights (PEFT's default)
+            self._model.to(getattr(torch, dtype))
+            self.model = f"{self.model} ({dtype})"  # stored with every result
         self._model.eval()
         self._adapters: dict[str, str] = {}
         self._batcher = Batcher(
