@@ -215,41 +215,10 @@ def test_a_closed_batcher_refuses_new_requests(transformers_engine):
         batcher.submit(ask("Hi", max_new_tokens=3), prompt)
 
 
-# The llama.cpp engine's multi-sequence runs (app/engine/llamacpp_batch.py).
-
-
-def test_llamacpp_decodes_base_model_requests_together(llamacpp_engine, adapter_name):
-    """Base-model requests run as sequences of one batch: the same greedy text and token
-    counts as each request alone, streamed in full, each with its own length; the adapter
-    request of the same call runs alone."""
-    questions = ["Name one thing to pack for a day hike.", "Hello!", "Why are tents waterproof?"]
-    lengths = [30, 6, 48]
-    alone = [
-        llamacpp_engine.generate_one(ask(q, max_new_tokens=n))
-        for q, n in zip(questions, lengths, strict=True)
-    ]
-    streamed = [[], [], []]
-    requests = [
-        ask(q, max_new_tokens=n, on_token=pieces.append)
-        for q, n, pieces in zip(questions, lengths, streamed, strict=True)
-    ]
-    requests.append(ask(TICKET, adapter_name, max_new_tokens=24))  # runs alone
-    together = llamacpp_engine.generate(requests)
-    assert llamacpp_engine._together is not None  # the multi-sequence context was used
-    for one, batched, pieces in zip(alone, together, streamed, strict=False):
-        assert batched.text == one.text
-        assert (batched.prompt_tokens, batched.completion_tokens) == (
-            one.prompt_tokens,
-            one.completion_tokens,
-        )
-        assert "".join(pieces).strip() == batched.text
-    assert together[1].completion_tokens <= 6 < together[2].completion_tokens
-    assert together[3].text.startswith("{")
-
-
 def test_transformers_in_bfloat16_serves_the_adapter(settings, demo_adapter):
-    """The bfloat16 option (twice the fp32 speed on CPUs with AVX512-BF16, see README): the
-    adapter still answers with the triage JSON, and results name the dtype."""
+    """The bfloat16 option (batches of rows cost little more than one row on CPUs with
+    AVX512-BF16, see README): the adapter still answers with the triage JSON, and results
+    name the dtype."""
     from app.engine import load_engine
 
     engine = load_engine(

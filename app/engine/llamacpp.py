@@ -6,14 +6,8 @@ onto that model with `llama_adapter_lora_init`. Before each request the context'
 set is switched with `llama_set_adapters_lora` (none for the base model, or the request's
 adapter at scale 1). llama.cpp keeps the prompt's key/value cache between calls and reuses
 its longest common prefix; those keys were computed under the previous adapter, so the
-cache is dropped whenever the adapter changes.
-
-The base-model requests of one call (in a comparison: the few-shot and RAG requests) decode
-together as sequences of a second, multi-sequence context (`llamacpp_batch.SequenceBatch`),
-reading the weights once per step for all of them; an adapter request, or a request alone,
-runs on the main context, where its prompt prefix can be reused. Calls are
-served whole, one at a time, in arrival order; each request gets its own first-token and
-generation time.
+cache is dropped whenever the adapter changes. Requests run one after another (llama.cpp
+decodes one sequence per context here); each gets its own first-token and generation time.
 
 Why not one `Llama(lora_path=...)` per adapter: llama-cpp-python then turns memory mapping
 off and loads the whole base again for every adapter, and each context holds its own cache.
@@ -41,11 +35,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from app.cores import CORES
 from app.engine.base import Engine, FairLock, GenerationRequest, GenerationResult
 from app.engine.gguf_lora import ensure_gguf_lora
-from app.engine.llamacpp_batch import Sequence, SequenceBatch
 
 CONTEXT_TOKENS = 8192  # prompt + completion; the key/value cache is sized for this many
-TOGETHER = 4  # requests with the same adapter decoded together, at most
-TOKENS_PER_SEQUENCE = 4096  # prompt + completion of each of them
 GGUF_MAGIC = b"GGUF"
 
 
@@ -124,11 +115,6 @@ class RequestTracker:
             self.streamed = text
             self.request.on_token(delta)
 
-    def stream_tokens(self, completion: list[int]) -> None:
-        """Stream the completion so far (the multi-sequence path calls this per token)."""
-        if self.request.on_token is not None:
-            self.send(self.decode(completion))
-
     def finish(self, text: str) -> None:
         if self.request.on_token is not None:
             self.send(text)
@@ -156,8 +142,6 @@ class LlamaCppEngine(Engine):
         self.chat_template = ChatTemplate(template, self.specials())
         self._adapters: dict[str, LoadedAdapter] = {}
         self._active: str | None = None
-        self._together: SequenceBatch | None = None  # made on first use
-        self.threads = threads
         self._lock = FairLock()  # whole calls, in arrival order
 
     def specials(self) -> dict[str, str]:
@@ -192,8 +176,6 @@ class LlamaCppEngine(Engine):
                 raise RuntimeError(f"llama.cpp could not load the GGUF LoRA {lora}")
             if loaded is not None:  # same name, new files: replace it
                 self.use_adapter(None)
-                if self._together is not None:
-                    self.set_adapter(self._together.ctx, None)
                 llama_cpp.llama_adapter_lora_free(loaded.handle)
             self._adapters[name] = LoadedAdapter(checksum, lora, handle)
 
@@ -201,76 +183,27 @@ class LlamaCppEngine(Engine):
         """Put `name` (None: no adapter) on the context; drop the prompt cache on a change."""
         if name == self._active:
             return
-        self.set_adapter(self.llm.ctx, name)
-        self.llm.reset()  # no cached prefix is reused: its keys came from another adapter
-        self._active = name
-
-    def set_adapter(self, ctx: llama_cpp.llama_context_p, name: str | None) -> None:
         if name is None:
-            status = llama_cpp.llama_set_adapters_lora(ctx, None, 0, None)
+            status = llama_cpp.llama_set_adapters_lora(self.llm.ctx, None, 0, None)
         else:
             handles = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self._adapters[name].handle)
             scales = (ctypes.c_float * 1)(1.0)
-            status = llama_cpp.llama_set_adapters_lora(ctx, handles, 1, scales)
+            status = llama_cpp.llama_set_adapters_lora(self.llm.ctx, handles, 1, scales)
         if status != 0:
             raise RuntimeError(f"llama.cpp could not switch to adapter {name!r}")
+        self.llm.reset()  # no cached prefix is reused: its keys came from another adapter
+        self._active = name
 
     def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
-        """Base-model requests decode together (`generate_together`, up to `TOGETHER` at a
-        time); each adapter request runs alone (`generate_one`), in the order given.
-
-        Why not adapter requests together: batched, llama.cpp computes the LoRA's f32
-        products with another kernel than for one sequence, and the greedy triage JSON of
-        the demo adapter then changed wording (measured: 1 of 2 test tickets), where the
-        single-sequence path matches PEFT token for token (`tests/test_llamacpp.py`). The
-        base model's Q4_1 products give the same tokens either way."""
         for request in requests:
             if request.adapter and request.adapter not in self._adapters:
                 raise KeyError(f"adapter {request.adapter!r} is not loaded")
-        results: dict[int, GenerationResult] = {}
-        base = [i for i, request in enumerate(requests) if request.adapter is None]
-        for start in range(0, len(base), TOGETHER):
-            chunk = base[start : start + TOGETHER]
-            outputs = self.generate_together([requests[i] for i in chunk])
-            results.update(zip(chunk, outputs, strict=True))
-        for index, request in enumerate(requests):
-            if request.adapter is not None:
-                results[index] = self.generate_one(request)
-        return [results[i] for i in range(len(requests))]
+        return [self.generate_one(request) for request in requests]
 
-    def generate_together(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
-        """Requests sharing one adapter (so far: none), decoded as sequences of one llama.cpp
-        batch; one request, or prompts too long for a sequence, go one by one through the
-        main context."""
-        prompts = [self.tokenize(self.render_chat(r.messages)) for r in requests]
-        room = TOKENS_PER_SEQUENCE
-        if len(requests) == 1 or any(
-            len(p) + r.max_new_tokens > room for p, r in zip(prompts, requests, strict=True)
-        ):
-            return [self.generate_one(r, p) for r, p in zip(requests, prompts, strict=True)]
-        trackers = [RequestTracker(self.llm, p, r) for p, r in zip(prompts, requests, strict=True)]
-        sequences = [
-            Sequence(r, p, stream=t.stream_tokens)
-            for r, p, t in zip(requests, prompts, trackers, strict=True)
-        ]
-        with self._lock, CORES:
-            if self._together is None:
-                self._together = SequenceBatch(
-                    self.llm, TOGETHER, TOKENS_PER_SEQUENCE, self.threads
-                )
-            self.set_adapter(self._together.ctx, requests[0].adapter)
-            results = self._together.run(sequences)
-        for tracker, result in zip(trackers, results, strict=True):
-            tracker.finish(result.text)
-        return results
-
-    def generate_one(
-        self, request: GenerationRequest, prompt: list[int] | None = None
-    ) -> GenerationResult:
-        if prompt is None:
-            prompt = self.tokenize(self.render_chat(request.messages))
+    def generate_one(self, request: GenerationRequest) -> GenerationResult:
         with self._lock, CORES:
             self.use_adapter(request.adapter)
+            prompt = self.tokenize(self.render_chat(request.messages))
             tracker = RequestTracker(self.llm, prompt, request)
             started = time.perf_counter()
             completion = self.llm.create_completion(
