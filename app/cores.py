@@ -15,6 +15,11 @@ small machine both slow down by more than they gain. So:
 
 Training (`app/finetune/train.py`) does not take `CORES`: its steps take seconds and would
 stall every comparison behind them; it shares the cores with serving.
+
+OpenMP's wait policy is left at its default (threads spin briefly between parallel regions).
+`OMP_WAIT_POLICY=PASSIVE` made llama.cpp 3x slower on a quiet machine (64 tokens of the
+packaged model in 2.01 s against 0.62 s, 2 threads): each token is a parallel region, and
+sleeping threads wake late. It only helps when other processes fight for the cores.
 """
 
 from __future__ import annotations

@@ -16,19 +16,12 @@ off and loads the whole base again for every adapter, and each context holds its
 from __future__ import annotations
 
 import ctypes
-import os
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-# llama.cpp's OpenMP threads otherwise spin between tokens while Python samples and decodes
-# text, taking the core from the thread doing that work: on this 2-core machine under other
-# load, 2 threads made 2-4 tokens/s spinning and 19-24 sleeping. libgomp reads this once,
-# when llama_cpp loads it, so it is set before the import (a value already set is kept).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import llama_cpp  # noqa: E402
+import llama_cpp
 from jinja2.ext import loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
