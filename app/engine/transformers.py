@@ -65,8 +65,8 @@ def dequantised_copy(gguf: Path, cache_dir: Path) -> Path:
     """A directory with `gguf` dequantised to fp32 safetensors, plus its config and tokenizer,
     under `cache_dir`, keyed by the file's SHA-256 (so a changed file gets a new copy).
     Dequantising the packaged 135M GGUF takes transformers 16 s at every start; loading the
-    copy takes 0.4-0.6 s. Written to a temporary
-    directory and renamed into place, so an interrupted write is never used."""
+    copy takes 0.4-0.6 s. Written to a temporary directory and renamed into place, so an
+    interrupted write is never used."""
     if not gguf.is_file():
         raise FileNotFoundError(f"GGUF model file not found: {gguf}")
     digest = hashlib.sha256()
