@@ -13,10 +13,10 @@ import argparse
 import json
 import platform
 import statistics
-import time
 from pathlib import Path
 
-from app.compare import ComparisonOptions, run_comparison
+from common import timed_comparison
+
 from app.config import get_settings
 from app.levels import level_names
 from app.runtime import Runtime
@@ -29,20 +29,6 @@ QUERIES = [
 ]
 
 
-def timed(runtime: Runtime, query: str, levels: list[str], max_new_tokens: int):
-    with runtime.session() as session:
-        started = time.perf_counter()
-        comparison = run_comparison(
-            session=session,
-            runtime=runtime,
-            scenario="northwind",
-            query=query,
-            options=ComparisonOptions(levels=levels, max_new_tokens=max_new_tokens),
-        )
-        wall = time.perf_counter() - started
-    return wall, {r.level: r for r in comparison.results}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -52,13 +38,14 @@ def main() -> None:
     runtime = Runtime(get_settings())
     runtime.migrate()
     runtime.load(demo=False)
-    timed(runtime, "warm-up", list(LEVELS), 4)
+    timed_comparison(runtime, "warm-up", list(LEVELS), 4)
 
     rows = []
     for query in QUERIES:
         for _ in range(args.repeats):
-            wall_all, results = timed(runtime, query, list(LEVELS), args.max_new_tokens)
-            alone = {lv: timed(runtime, query, [lv], args.max_new_tokens)[0] for lv in LEVELS}
+            tokens = args.max_new_tokens
+            wall_all, results = timed_comparison(runtime, query, list(LEVELS), tokens)
+            alone = {lv: timed_comparison(runtime, query, [lv], tokens)[0] for lv in LEVELS}
             rows.append(
                 {
                     "query": query,

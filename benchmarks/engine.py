@@ -22,7 +22,8 @@ import statistics
 import time
 from pathlib import Path
 
-from app.compare import ComparisonOptions, run_comparison
+from common import timed_comparison
+
 from app.config import get_settings
 from app.engine.gguf_lora import gguf_lora_path
 from app.levels import level_names
@@ -33,27 +34,12 @@ TICKET = "My Kestrel 2 tent arrived with a torn rainfly and I leave on Friday. W
 QUESTION = "What should I pack for a cold, windy day hike?"
 
 
-def compare(runtime: Runtime, query: str, levels: list[str], max_new_tokens: int):
-    """Wall seconds of one stored comparison, and its results by level."""
-    with runtime.session() as session:
-        started = time.perf_counter()
-        comparison = run_comparison(
-            session=session,
-            runtime=runtime,
-            scenario="northwind",
-            query=query,
-            options=ComparisonOptions(levels=levels, max_new_tokens=max_new_tokens),
-        )
-        wall = time.perf_counter() - started
-        return wall, {r.level: r for r in comparison.results}
-
-
 def service_speed(runtime: Runtime, level: str, query: str, args) -> dict:
     """Completion tokens per second of one level through the comparison service: over the
     engine's own time (first token + generation) and over the whole call's wall time."""
     runs = []
     for _ in range(args.repeats):
-        wall, results = compare(runtime, query, [level], args.max_new_tokens)
+        wall, results = timed_comparison(runtime, query, [level], args.max_new_tokens)
         result = results[level]
         assert result.error is None, result.error
         engine_s = (result.latency_first_token_ms + result.latency_generation_ms) / 1000
@@ -70,7 +56,7 @@ def raw_speed(runtime: Runtime, level: str, query: str, args) -> dict:
     """The same prompt (as the level built it) and adapter on a bare `llama_cpp.Llama`."""
     import llama_cpp  # after app.engine.llamacpp, so with the same OpenMP settings
 
-    result = compare(runtime, query, [level], 1)[1][level]
+    result = timed_comparison(runtime, query, [level], 1)[1][level]
     messages = prompt_messages(runtime, level, query)
     engine = runtime.engine
     lora = None
@@ -132,9 +118,9 @@ def adapter_path(runtime: Runtime, name: str) -> str:
 def three_levels_vs_alone(runtime: Runtime, query: str, args) -> dict:
     together, alone = [], {lv: [] for lv in LEVELS}
     for _ in range(args.repeats):
-        together.append(compare(runtime, query, list(LEVELS), args.max_new_tokens)[0])
+        together.append(timed_comparison(runtime, query, list(LEVELS), args.max_new_tokens)[0])
         for lv in LEVELS:
-            alone[lv].append(compare(runtime, query, [lv], args.max_new_tokens)[0])
+            alone[lv].append(timed_comparison(runtime, query, [lv], args.max_new_tokens)[0])
     median_alone = {lv: statistics.median(s) for lv, s in alone.items()}
     slowest = max(median_alone.values())
     return {
@@ -149,7 +135,7 @@ def open_runtime(engine: str, dtype: str = "float32") -> Runtime:
     runtime = Runtime(get_settings().model_copy(update=update))
     runtime.migrate()
     runtime.load(demo=False)
-    compare(runtime, "warm-up", list(LEVELS), 4)  # loads the adapter (and converts it)
+    timed_comparison(runtime, "warm-up", list(LEVELS), 4)  # loads the adapter (and converts it)
     return runtime
 
 
