@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = ROOT / ".tritune-test"
 TEST_DATABASE = "tritune_test"
 # The adapter tests train on a slice of the demo dataset: enough for the format to be
-# learned, short enough for CI (see README, "Tests").
+# learned, short enough for CI (see docs/testing.md).
 TRAIN_LIMIT = int(os.environ.get("TRITUNE_TEST_TRAIN_LIMIT", "240"))
 
 
@@ -151,3 +151,16 @@ def openai_engine(runtime, openai_settings, demo_adapter):
     engine = engine_with_adapter(runtime, openai_settings, demo_adapter, "openai")
     yield engine
     engine.close()
+
+
+@pytest.fixture
+def cli_run(runtime):
+    """`tritune` in-process against the session's runtime: `cli_run(["compare", "..."])`
+    returns Typer's result (exit code, output). The runtime is injected, not closed."""
+    from typer.testing import CliRunner
+
+    from app.cli import app
+    from app.cli.context import CliContext
+
+    runner = CliRunner()
+    return lambda args: runner.invoke(app, args, obj=CliContext(runtime=runtime))

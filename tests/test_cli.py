@@ -2,23 +2,9 @@
 
 import json
 
-import pytest
-from typer.testing import CliRunner
 
-from app import cli
-
-
-@pytest.fixture
-def cli_env(runtime, monkeypatch):
-    """The CLI against the session's runtime (models already loaded) and its settings."""
-    monkeypatch.setattr(cli, "get_settings", lambda: runtime.settings)
-    monkeypatch.setattr(cli, "open_runtime", lambda settings: runtime)
-    return CliRunner()
-
-
-def test_compare_json_prints_the_stored_comparison(cli_env, client):
-    result = cli_env.invoke(
-        cli.app,
+def test_compare_json_prints_the_stored_comparison(cli_run, client):
+    result = cli_run(
         [
             "compare",
             "How many days do I have to return a tent?",
@@ -36,9 +22,8 @@ def test_compare_json_prints_the_stored_comparison(cli_env, client):
     assert stored["query"] == printed["query"]
 
 
-def test_compare_table_shows_levels_side_by_side(cli_env):
-    result = cli_env.invoke(
-        cli.app,
+def test_compare_table_shows_levels_side_by_side(cli_run):
+    result = cli_run(
         ["compare", "Do you price match?", "--levels", "prompt,rag", "--max-new-tokens", "16"],
     )
     assert result.exit_code == 0, result.output
@@ -46,13 +31,13 @@ def test_compare_table_shows_levels_side_by_side(cli_env):
         assert label in result.output
 
 
-def test_compare_rejects_an_unknown_level(cli_env):
-    result = cli_env.invoke(cli.app, ["compare", "hi", "--levels", "prompt,oracle"])
+def test_compare_rejects_an_unknown_level(cli_run):
+    result = cli_run(["compare", "hi", "--levels", "prompt,oracle"])
     assert result.exit_code == 2
     assert "oracle" in result.output
 
 
-def test_settings_lists_every_variable(cli_env):
-    result = cli_env.invoke(cli.app, ["settings"])
+def test_settings_lists_every_variable(cli_run):
+    result = cli_run(["settings"])
     assert result.exit_code == 0
     assert "TRITUNE_BASE_MODEL" in result.output and "DATABASE_URL" in result.output

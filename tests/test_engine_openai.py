@@ -211,7 +211,8 @@ def test_load_engine_builds_it_from_settings_and_auto_never_picks_it(settings, o
 
 
 def test_settings_read_the_environment_and_hide_the_api_key(monkeypatch):
-    from app import cli
+    from app.cli import app
+    from app.cli.context import CliContext
 
     monkeypatch.setenv("TRITUNE_ENGINE", "openai")
     monkeypatch.setenv("TRITUNE_OPENAI_API_KEY", "sk-env-secret-5521")
@@ -222,8 +223,7 @@ def test_settings_read_the_environment_and_hide_the_api_key(monkeypatch):
     assert settings.openai_api_key.get_secret_value() == "sk-env-secret-5521"
     assert settings.openai_adapter_models == {"northwind-demo": "triage-lora"}
     assert "sk-env-secret-5521" not in repr(settings)
-    monkeypatch.setattr(cli, "get_settings", lambda: settings)
-    shown = CliRunner().invoke(cli.app, ["settings"])
+    shown = CliRunner().invoke(app, ["settings"], obj=CliContext(settings=settings))
     assert shown.exit_code == 0, shown.output
     assert "triage-lora" in shown.output and "sk-env-secret-5521" not in shown.output
 

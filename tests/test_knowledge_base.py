@@ -3,9 +3,7 @@ delete; a changed embedding model is refused until `tritune reembed`."""
 
 import pytest
 from sqlalchemy import func, select, update
-from typer.testing import CliRunner
 
-from app import cli
 from app.db.models import Chunk, Document
 from tests.kb_files import HTML, MARKDOWN, PDF, TEXT, blank_pdf, drop_scenario, new_scenario
 
@@ -131,14 +129,12 @@ def test_same_content_is_kept_once_and_a_changed_file_replaces_its_chunks(client
     assert old.status_code == 404
 
 
-def test_cli_and_api_give_identical_chunks(client, runtime, session, kb, tmp_path, monkeypatch):
+def test_cli_and_api_give_identical_chunks(client, runtime, session, kb, tmp_path, cli_run):
     (tmp_path / "sub").mkdir()
     for name, data in FILES.items():
         (tmp_path / "sub" / name).write_bytes(data)
     (tmp_path / "notes.png").write_bytes(b"\x89PNG")  # not a supported type: skipped in a walk
-    monkeypatch.setattr(cli, "get_settings", lambda: runtime.settings)
-    monkeypatch.setattr(cli, "open_runtime", lambda settings: runtime)
-    result = CliRunner().invoke(cli.app, ["ingest", str(tmp_path), "--scenario", kb])
+    result = cli_run(["ingest", str(tmp_path), "--scenario", kb])
     assert result.exit_code == 0, result.output
     assert "ingesting" in result.output and "4/4 files" in result.output
     via_cli = chunk_rows(session, kb)
@@ -155,11 +151,9 @@ def test_cli_and_api_give_identical_chunks(client, runtime, session, kb, tmp_pat
             drop_scenario(other, "kb-api-2")
 
 
-def test_cli_reports_a_rejected_file_with_exit_code_1(runtime, kb, tmp_path, monkeypatch):
+def test_cli_reports_a_rejected_file_with_exit_code_1(kb, tmp_path, cli_run):
     (tmp_path / "empty.md").write_bytes(b"")
-    monkeypatch.setattr(cli, "get_settings", lambda: runtime.settings)
-    monkeypatch.setattr(cli, "open_runtime", lambda settings: runtime)
-    result = CliRunner().invoke(cli.app, ["ingest", str(tmp_path / "empty.md"), "--scenario", kb])
+    result = cli_run(["ingest", str(tmp_path / "empty.md"), "--scenario", kb])
     assert result.exit_code == 1
     assert "empty.md" in result.output and "the file is empty" in result.output
 
@@ -215,7 +209,7 @@ def test_document_page_anchors_chunks_and_chunk_links_resolve(client, session, k
 
 
 def test_chunks_of_another_embedding_model_are_refused_until_reembedded(
-    client, runtime, session, kb, monkeypatch
+    client, runtime, session, kb, cli_run
 ):
     upload(client, kb, {"lanterns.md": MARKDOWN})
     session.execute(
@@ -230,9 +224,7 @@ def test_chunks_of_another_embedding_model_are_refused_until_reembedded(
     assert f"tritune reembed --scenario {kb}" in search.json()["detail"]
     assert upload(client, kb, {"canoe.html": HTML}).status_code == 409
     assert "some-other-model" in rag_level_error(runtime, session, kb)
-    monkeypatch.setattr(cli, "get_settings", lambda: runtime.settings)
-    monkeypatch.setattr(cli, "open_runtime", lambda settings: runtime)
-    result = CliRunner().invoke(cli.app, ["reembed", "--scenario", kb])
+    result = cli_run(["reembed", "--scenario", kb])
     assert result.exit_code == 0, result.output
     assert "re-embedded 2 chunks" in " ".join(result.output.split())
     hits = client.get(f"/api/v1/scenarios/{kb}/search", params={"q": "batteries"}).json()["hits"]

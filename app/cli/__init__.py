@@ -1,0 +1,51 @@
+"""The `tritune` command line: one module per command group, shared display helpers in
+`display`, and an injectable runtime in `context`.
+
+Every command calls the same domain services as the REST API and the web pages; none
+imports either front end.
+"""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from app.cli import compare, evals, finetune, knowledge, setup
+
+app = typer.Typer(help="TriTune: few-shot prompt vs RAG vs LoRA fine-tune, side by side.")
+
+
+@app.callback()
+def quiet_libraries() -> None:
+    """Our own progress bars only: the libraries' bars and deprecation notes are noise here."""
+    import warnings
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # read when tqdm is first imported
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*user_runtime_dir.*")
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+
+
+COMMANDS = {
+    "serve": setup.serve,
+    "setup": setup.setup,
+    "train-demo": setup.train_demo,
+    "settings": setup.show_settings,
+    "compare": compare.compare,
+    "ingest": knowledge.ingest,
+    "reembed": knowledge.reembed,
+    "eval": evals.run_eval,
+    "eval-set": evals.upload_eval_set,
+    "dataset": finetune.dataset,
+    "train": finetune.train,
+}
+for name, command in COMMANDS.items():
+    app.command(name)(command)
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,80 @@
+"""What every command shows: one console, one way to draw progress, one way to end on an
+error, and the tables more than one command prints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from app.errors import AppError
+
+console = Console()
+Advance = Callable[..., None]  # (completed, total, **fields) for a running bar
+
+
+@contextmanager
+def progress_bar(
+    title: str, unit: str, *extra: ProgressColumn, waiting_for: str = "", **fields: Any
+) -> Iterator[Advance]:
+    """A bar `title ▕███▏ done/total unit elapsed remaining`, plus `extra` columns that may
+    read `fields`. With `waiting_for`, a spinner shows that text until the first update.
+    Yields `update(completed, total=None, **fields)`."""
+    columns = (
+        TextColumn(f"[bold]{title}[/]"),
+        BarColumn(),
+        TextColumn(f"{{task.completed}}/{{task.total}} {unit}"),
+        *extra,
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    bar = Progress(*columns, console=console)
+    task = bar.add_task(title, total=None, **fields)
+    waiting = console.status(waiting_for) if waiting_for else None
+    (waiting.start() if waiting else bar.start())
+
+    def update(completed: float, total: float | None = None, **values: Any) -> None:
+        if waiting is not None and not bar.live.is_started:
+            waiting.stop()
+            bar.start()
+        bar.update(task, completed=completed, total=total, **values)
+
+    try:
+        yield update
+    finally:
+        if waiting is not None:
+            waiting.stop()
+        bar.stop()
+
+
+@contextmanager
+def command_errors() -> Iterator[None]:
+    """An AppError ends the command with its message in red and exit code 1, not a
+    traceback."""
+    try:
+        yield
+    except AppError as error:
+        console.print(f"[red]error:[/] {error.message}")
+        raise typer.Exit(1) from None
+
+
+def bad_parameter(error: ValidationError) -> typer.BadParameter:
+    """A request model's validation errors as the usage error Typer prints (exit code 2)."""
+    return typer.BadParameter("; ".join(e["msg"] for e in error.errors()))
+
+
+def listed(value: str | None) -> list[str] | None:
+    """`"a, b"` -> `["a", "b"]`; nothing -> None (the default)."""
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
