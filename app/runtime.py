@@ -90,6 +90,12 @@ class Runtime:
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._ready.wait(timeout)
 
+    def loaded_embedder(self) -> Embedder:
+        """The embedding model, or NotReady (HTTP 503) while it is still loading."""
+        if self.embedder is None:
+            raise NotReady(f"the embedding model is loading ({self.stage}); retry shortly")
+        return self.embedder
+
     def models(self) -> tuple[Embedder, Engine]:
         """The loaded models, or NotReady (HTTP 503) while they are still loading."""
         if not self.ready or self.embedder is None or self.engine is None:

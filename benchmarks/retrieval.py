@@ -42,8 +42,9 @@ from app.config import Settings, get_settings
 from app.db.models import Scenario
 from app.db.server import ensure_database
 from app.db.session import make_engine, make_sessionmaker, migrate
+from app.rag.chunking import embedding_input
 from app.rag.embedding import Embedder
-from app.rag.ingest import SourceFile, embedding_input, ingest_files
+from app.rag.ingest import SourceFile, ingest_files
 from app.rag.search import SearchMode, filtered_hnsw_scan, hybrid_search, vector_literal
 
 RESULTS = Path(__file__).resolve().parent / "results"

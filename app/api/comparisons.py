@@ -9,17 +9,16 @@ from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from app.api.schemas import ComparisonCreate, ComparisonPublic, ComparisonsPublic
 from app.compare import run_comparison
 from app.db.queries import get_comparison, get_scenario, iter_comparisons, list_comparisons
-from app.deps import RuntimeDep, SessionDep
+from app.deps import MAX_ID, RecordId, RuntimeDep, SessionDep
 from app.streaming import EventWriter, stream_comparison
 
 router = APIRouter(prefix="/api/v1/comparisons", tags=["comparisons"])
-MAX_ID = 2**31 - 1  # ids are Postgres integers; larger numbers are bad input, not a 500
 
 CSV_COLUMNS = [
     "comparison_id",
@@ -133,7 +132,7 @@ def export(
 
 
 @router.get("/{comparison_id}", response_model=ComparisonPublic)
-def read(comparison_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep):
+def read(comparison_id: RecordId, session: SessionDep):
     return ComparisonPublic.of(get_comparison(session, comparison_id))
 
 

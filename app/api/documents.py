@@ -5,24 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from starlette.datastructures import UploadFile
 
-from app.api.comparisons import MAX_ID
 from app.db.queries import get_scenario
-from app.deps import RuntimeDep, SessionDep
-from app.errors import AppError, NotReady
+from app.deps import MAX_ID, RecordId, RuntimeDep, SessionDep
+from app.errors import AppError
 from app.rag.documents import delete_document, document_chunks, get_document, list_documents
 from app.rag.ingest import IngestReport, SourceFile, ingest_files
 from app.rag.search import SearchMode, search_scenario
-from app.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1/scenarios", tags=["knowledge base"])
-DocumentId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class DocumentCreate(BaseModel):
@@ -144,18 +141,12 @@ UPLOAD_SCHEMA = {
 }
 
 
-def loaded_embedder(runtime: Runtime):
-    if runtime.embedder is None:
-        raise NotReady(f"the embedding model is loading ({runtime.stage}); retry shortly")
-    return runtime.embedder
-
-
 async def sources_of(request: Request) -> list[SourceFile]:
     """The files of a multipart upload, or the one document of a JSON body."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         form = await request.form(max_files=1000)
-        return [upload_source(v) for _, v in form.multi_items() if isinstance(v, UploadFile)]
+        return [SourceFile.of_upload(v) for _, v in form.multi_items() if isinstance(v, UploadFile)]
     if content_type.startswith("application/json"):
         try:
             body = DocumentCreate.model_validate_json(await request.body())
@@ -164,13 +155,6 @@ async def sources_of(request: Request) -> list[SourceFile]:
         data = body.text.encode("utf-8")
         return [SourceFile.of_bytes(body.title, data, kind="markdown", title=body.title.strip())]
     raise AppError("send multipart/form-data with `files`, or JSON {title, text}")
-
-
-def upload_source(upload: UploadFile) -> SourceFile:
-    name = (upload.filename or "").replace("\x00", "").strip() or "upload"
-    size = upload.size if upload.size is not None else len(upload.file.read())
-    upload.file.seek(0)
-    return SourceFile(name, size, upload.file.read)
 
 
 @router.post(
@@ -185,7 +169,7 @@ async def upload_documents(slug: str, request: Request, session: SessionDep, run
     Each file is stored or rejected on its own; the answer lists both. 201 when at least one
     was stored (or was already there), else 413 (all too large) or 422 naming each file."""
     scenario = get_scenario(session, slug)
-    embedder = loaded_embedder(runtime)
+    embedder = runtime.loaded_embedder()
     sources = await sources_of(request)
     if not sources:
         raise AppError("no files in the upload; send them in the multipart field `files`")
@@ -213,7 +197,7 @@ def documents(slug: str, session: SessionDep):
 
 
 @router.get("/{slug}/documents/{document_id}", response_model=DocumentDetail)
-def read_document(slug: str, document_id: DocumentId, session: SessionDep):
+def read_document(slug: str, document_id: RecordId, session: SessionDep):
     """One document and its chunks in order."""
     scenario = get_scenario(session, slug)
     found = get_document(session, scenario=scenario, document_id=document_id)
@@ -225,7 +209,7 @@ def read_document(slug: str, document_id: DocumentId, session: SessionDep):
 
 
 @router.delete("/{slug}/documents/{document_id}", status_code=204)
-def remove_document(slug: str, document_id: DocumentId, session: SessionDep):
+def remove_document(slug: str, document_id: RecordId, session: SessionDep):
     """Delete a document and its chunks."""
     delete_document(session, scenario=get_scenario(session, slug), document_id=document_id)
     return Response(status_code=204)
@@ -257,7 +241,7 @@ def search(
     if len(query) > runtime.settings.max_query_chars:
         raise QueryError(f"q is longer than {runtime.settings.max_query_chars} characters", q)
     scenario = get_scenario(session, slug)
-    embedder = loaded_embedder(runtime)
+    embedder = runtime.loaded_embedder()
     hits = search_scenario(
         session,
         scenario=scenario,

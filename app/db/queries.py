@@ -11,8 +11,13 @@ from app.db.models import Adapter, Chunk, Comparison, Dataset, Document, Example
 from app.errors import NotFound
 
 
+def find_scenario(session: Session, slug: str) -> Scenario | None:
+    return session.scalar(select(Scenario).where(Scenario.slug == slug))
+
+
 def get_scenario(session: Session, slug: str) -> Scenario:
-    scenario = session.scalar(select(Scenario).where(Scenario.slug == slug))
+    """The scenario, or NotFound (404)."""
+    scenario = find_scenario(session, slug)
     if scenario is None:
         raise NotFound(f"scenario {slug!r} not found")
     return scenario

@@ -108,3 +108,9 @@ def chunk_markdown(
         for piece in pieces:
             chunks.append(ChunkText(len(chunks), heading, piece, count(piece)))
     return chunks
+
+
+def embedding_input(title: str, heading: str, text: str) -> str:
+    """What is embedded for a chunk. The heading path (title first) goes in: a chunk under
+    "Tents" is about tents even when its own sentences never say so."""
+    return f"{heading or title}\n{text}"

@@ -12,13 +12,14 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db.models import Chunk, Document, Scenario
-from app.rag.chunking import chunk_markdown, markdown_title
+from app.rag.chunking import chunk_markdown, embedding_input, markdown_title
 from app.rag.embedding import Embedder
 from app.rag.extract import MEDIA_TYPES, Extracted, Rejected, extract, kind_of
 from app.rag.reembed import require_embedding_model
@@ -42,6 +43,15 @@ class SourceFile:
     @classmethod
     def of_path(cls, name: str, path: Path) -> SourceFile:
         return cls(name, path.stat().st_size, path.read_bytes)
+
+    @classmethod
+    def of_upload(cls, upload: Any) -> SourceFile:
+        """A file of a multipart upload (Starlette's `UploadFile`: `filename`, `size`,
+        `file`), spooled by the server; named by its file name without NULs."""
+        name = (upload.filename or "").replace("\x00", "").strip() or "upload"
+        size = upload.size if upload.size is not None else len(upload.file.read())
+        upload.file.seek(0)
+        return cls(name, size, upload.file.read)
 
 
 @dataclass(frozen=True)
@@ -68,12 +78,6 @@ class IngestReport:
 
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def embedding_input(title: str, heading: str, text: str) -> str:
-    """What is embedded for a chunk. The heading path (title first) goes in: a chunk under
-    "Tents" is about tents even when its own sentences never say so."""
-    return f"{heading or title}\n{text}"
 
 
 def read_checked(source: SourceFile, max_bytes: int) -> Extracted:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.db.models import Chunk, Document, Scenario
 from app.errors import AppError
+from app.rag.chunking import embedding_input
 from app.rag.embedding import Embedder
 
 
@@ -61,7 +62,6 @@ def reembed_scenario(
     """Embed again the chunks of `scenario` embedded with another model (or all of them with
     `everything`), in one transaction (committed), so that search never sees a mix. Returns
     how many chunks were re-embedded; `on_progress(done, total)` after each batch."""
-    from app.rag.ingest import embedding_input
 
     statement = (
         select(Chunk, Document.title)

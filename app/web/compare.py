@@ -18,12 +18,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from markupsafe import escape
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from app.api.schemas import ComparisonCreate
 from app.compare import run_comparison
-from app.db.models import Scenario
-from app.db.queries import get_scenario, list_adapters, list_scenarios
+from app.db.queries import find_scenario, get_scenario, list_adapters, list_scenarios
 from app.deps import RuntimeDep, SessionDep
 from app.errors import TITLES, Busy
 from app.levels import get_level, level_names
@@ -52,7 +50,7 @@ def form_context(session, runtime, submitted: dict[str, Any] | None = None) -> d
 
 
 def scenario_adapters(session, slug: str) -> list:
-    scenario = session.scalar(select(Scenario).where(Scenario.slug == slug))
+    scenario = find_scenario(session, slug)
     return list_adapters(session, scenario_id=scenario.id) if scenario else []
 
 

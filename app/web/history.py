@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from app.api.comparisons import MAX_ID
 from app.compare import run_comparison
 from app.db.queries import get_comparison, list_comparisons, list_scenarios
-from app.deps import RuntimeDep, SessionDep
+from app.deps import RecordId, RuntimeDep, SessionDep
 from app.web.forms import stored_options
 from app.web.render import from_htmx, render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 20
-ComparisonId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.get("/comparisons")
@@ -45,15 +43,13 @@ def history(
 
 
 @router.get("/comparisons/{comparison_id}")
-def detail(request: Request, comparison_id: ComparisonId, session: SessionDep):
+def detail(request: Request, comparison_id: RecordId, session: SessionDep):
     context = {"comparison": get_comparison(session, comparison_id)}
     return render(request, "comparison.html", "_partials/comparison.html", context)
 
 
 @router.post("/comparisons/{comparison_id}/rerun")
-def run_again(
-    request: Request, comparison_id: ComparisonId, session: SessionDep, runtime: RuntimeDep
-):
+def run_again(request: Request, comparison_id: RecordId, session: SessionDep, runtime: RuntimeDep):
     """The same query and settings once more, stored as a new comparison; goes to its page."""
     earlier = get_comparison(session, comparison_id)
     comparison = run_comparison(

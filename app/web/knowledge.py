@@ -6,16 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import UploadFile
 
-from app.api.comparisons import MAX_ID
-from app.api.documents import loaded_embedder, upload_source
 from app.db.models import Scenario
 from app.db.queries import get_scenario
-from app.deps import RuntimeDep, SessionDep
+from app.deps import RecordId, RuntimeDep, SessionDep
 from app.errors import AppError
 from app.rag.documents import (
     delete_document,
@@ -25,12 +23,11 @@ from app.rag.documents import (
     list_documents,
 )
 from app.rag.extract import KINDS
-from app.rag.ingest import IngestReport, ingest_files
+from app.rag.ingest import IngestReport, SourceFile, ingest_files
 from app.rag.search import SearchMode, search_scenario
 from app.web.render import from_htmx, render
 
 router = APIRouter(include_in_schema=False)
-Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def documents_context(session, scenario: Scenario, report: IngestReport | None = None) -> dict:
@@ -52,10 +49,10 @@ def documents_page(request: Request, slug: str, session: SessionDep):
 async def upload(request: Request, slug: str, session: SessionDep, runtime: RuntimeDep):
     """The upload form (multipart `files`); htmx gets the report and the refreshed table."""
     scenario = get_scenario(session, slug)
-    embedder = loaded_embedder(runtime)
+    embedder = runtime.loaded_embedder()
     form = await request.form(max_files=1000)
     sources = [
-        upload_source(v)
+        SourceFile.of_upload(v)
         for _, v in form.multi_items()
         if isinstance(v, UploadFile) and (v.filename or v.size)
     ]
@@ -75,7 +72,7 @@ async def upload(request: Request, slug: str, session: SessionDep, runtime: Runt
 
 
 @router.get("/scenarios/{slug}/documents/{document_id}")
-def document_page(request: Request, slug: str, document_id: Id, session: SessionDep):
+def document_page(request: Request, slug: str, document_id: RecordId, session: SessionDep):
     scenario = get_scenario(session, slug)
     document = get_document(session, scenario=scenario, document_id=document_id)
     context = {
@@ -88,7 +85,7 @@ def document_page(request: Request, slug: str, document_id: Id, session: Session
 
 @router.delete("/scenarios/{slug}/documents/{document_id}")
 @router.post("/scenarios/{slug}/documents/{document_id}/delete")
-def remove(request: Request, slug: str, document_id: Id, session: SessionDep):
+def remove(request: Request, slug: str, document_id: RecordId, session: SessionDep):
     """Delete a document (and its chunks); htmx gets the refreshed table."""
     scenario = get_scenario(session, slug)
     delete_document(session, scenario=scenario, document_id=document_id)
@@ -99,7 +96,7 @@ def remove(request: Request, slug: str, document_id: Id, session: SessionDep):
 
 
 @router.get("/chunks/{chunk_id}")
-def chunk_link(chunk_id: Id, session: SessionDep):
+def chunk_link(chunk_id: RecordId, session: SessionDep):
     """A chunk's permalink (the rag level's citations): its place on its document's page."""
     chunk = get_chunk(session, chunk_id)
     slug = session.get(Scenario, chunk.scenario_id).slug
@@ -141,7 +138,7 @@ def search_page(
             session,
             scenario=scenario,
             query=q.strip(),
-            embedder=loaded_embedder(runtime),
+            embedder=runtime.loaded_embedder(),
             settings=runtime.settings,
             k=k,
             mode=mode,
