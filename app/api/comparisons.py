@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Iterator
-from enum import StrEnum
-from typing import Annotated
+from collections.abc import Iterable, Iterator
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from app.api.schemas import ComparisonCreate, ComparisonPublic, ComparisonsPublic
 from app.compare import run_comparison
+from app.db.models import Comparison
 from app.db.queries import get_comparison, get_scenario, iter_comparisons, list_comparisons
 from app.deps import MAX_ID, RecordId, RuntimeDep, SessionDep
+from app.exports import MEDIA_TYPES, ExportFormat, attachment, csv_lines
 from app.streaming import EventWriter, stream_comparison
 
 router = APIRouter(prefix="/api/v1/comparisons", tags=["comparisons"])
@@ -41,11 +40,6 @@ CSV_COLUMNS = [
     "tokens_per_s",
     "cost_usd",
 ]
-
-
-class ExportFormat(StrEnum):
-    csv = "csv"
-    jsonl = "jsonl"
 
 
 @router.post("", status_code=201, response_model=ComparisonPublic)
@@ -117,17 +111,13 @@ def export(
         get_scenario(session, scenario)
     rows = iter_comparisons(session, scenario=scenario)
     if format is ExportFormat.csv:
-        body, media = csv_lines(rows), "text/csv"
+        body = csv_lines(csv_rows(rows), CSV_COLUMNS)
     else:
-        body, media = (
-            (ComparisonPublic.of(c).model_dump_json() + "\n" for c in rows),
-            ("application/x-ndjson"),
-        )
-    filename = f"tritune-comparisons.{format.value}"
+        body = (ComparisonPublic.of(c).model_dump_json() + "\n" for c in rows)
     return StreamingResponse(
         body,
-        media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        media_type=MEDIA_TYPES[format],
+        headers=attachment(f"tritune-comparisons.{format.value}"),
     )
 
 
@@ -136,25 +126,15 @@ def read(comparison_id: RecordId, session: SessionDep):
     return ComparisonPublic.of(get_comparison(session, comparison_id))
 
 
-def csv_lines(comparisons) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, CSV_COLUMNS)
-    writer.writeheader()
+def csv_rows(comparisons: Iterable[Comparison]) -> Iterator[dict[str, Any]]:
+    """One row per result, with its comparison's id, time, scenario and query."""
     for comparison in comparisons:
         for result in comparison.results:
-            writer.writerow(csv_row(comparison, result))
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue()
-
-
-def csv_row(comparison, result) -> dict:
-    row = {column: getattr(result, column, None) for column in CSV_COLUMNS}
-    row.update(
-        comparison_id=comparison.id,
-        created_at=comparison.created_at.isoformat(),
-        scenario=comparison.scenario.slug,
-        query=comparison.query,
-    )
-    return row
+            row = {column: getattr(result, column, None) for column in CSV_COLUMNS}
+            row.update(
+                comparison_id=comparison.id,
+                created_at=comparison.created_at.isoformat(),
+                scenario=comparison.scenario.slug,
+                query=comparison.query,
+            )
+            yield row
