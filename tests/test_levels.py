@@ -8,14 +8,17 @@ from typing import Any
 
 import pytest
 
+from app.compare import billed_cost
 from app.config import LevelPrice, Settings
 from app.costs import (
     FixedCosts,
     ScenarioFixedInputs,
     corpus_costs,
     load_profiles,
+    query_cost,
     training_cost,
 )
+from app.db.models import Result
 from app.evals.costing import estimate_costs
 from app.evals.report import build_report
 from app.evals.summary import summarise
@@ -79,6 +82,19 @@ def test_each_level_computes_its_own_fixed_costs():
 def test_a_new_level_is_one_module_and_one_registration(hybrid):
     assert level_names() == ["prompt", "rag", "hybrid", "finetune"]
     assert Settings(_env_file=None).price("hybrid") == HybridLevel.default_price
+    result = Result(
+        level="hybrid", prompt_tokens=1000, completion_tokens=100, machine_s=36, embedding_tokens=0
+    )
+    settings = Settings(_env_file=None)
+    assert billed_cost(result, settings) == pytest.approx(
+        query_cost(
+            price=HybridLevel.default_price,
+            prompt_tokens=1000,
+            completion_tokens=100,
+            seconds=36,
+            usd_per_hour=settings.compute_usd_per_hour,
+        )
+    )
 
 
 def test_a_new_level_is_priced_by_the_cost_model(hybrid):
