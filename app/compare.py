@@ -4,6 +4,9 @@ Embeds the query once, lets each level build its request (timing its retrieval o
 selection), sends every request to the engine in one batch, prices each result, and stores
 the comparison with one result row per level. A level that fails stores its error; the
 others still return.
+
+Each result stores what it is billed on (tokens, `machine_s`, `embedding_tokens`), computed
+here once; the eval runner and its cost model read them rather than work them out again.
 """
 
 from __future__ import annotations
@@ -192,7 +195,9 @@ def store(
         if isinstance(output, Exception):
             result.error = f"{type(output).__name__}: {output}"
         elif output is not None:
-            fill_generation(result, output, p, runtime.settings, shares[p.level], query_tokens)
+            fill_generation(result, output, p)
+            fill_billing(result, p, machine_share=shares[p.level], query_tokens=query_tokens)
+            result.cost_usd = billed_cost(result, runtime.settings)
         comparison.results.append(result)
     session.add(comparison)
     session.commit()
@@ -235,14 +240,7 @@ def describe(planned: Planned, runtime: Runtime) -> Result:
     return result
 
 
-def fill_generation(
-    result: Result,
-    output: GenerationResult,
-    planned: Planned,
-    settings: Settings,
-    machine_s: float,
-    query_tokens: int,
-) -> None:
+def fill_generation(result: Result, output: GenerationResult, planned: Planned) -> None:
     total_s = planned.prepare_s + output.first_token_s + output.generation_s
     result.output = output.text
     result.prompt_tokens = output.prompt_tokens
@@ -251,13 +249,27 @@ def fill_generation(
     result.latency_generation_ms = output.generation_s * 1000
     result.latency_total_ms = total_s * 1000
     result.tokens_per_s = round(output.tokens_per_s, 2)
+
+
+def fill_billing(
+    result: Result, planned: Planned, *, machine_share: float, query_tokens: int
+) -> None:
+    """What the level is billed on besides its tokens: the machine time it held (its own
+    preparation plus its share of the batch) and, for a level that embeds the query, the
+    query's embedding tokens."""
+    result.machine_s = planned.prepare_s + machine_share
     uses_embedding = get_level(planned.level).uses_query_embedding
-    result.cost_usd = query_cost(
-        price=settings.price(planned.level),
-        prompt_tokens=output.prompt_tokens,
-        completion_tokens=output.completion_tokens,
-        seconds=planned.prepare_s + machine_s,
+    result.embedding_tokens = query_tokens if uses_embedding else 0
+
+
+def billed_cost(result: Result, settings: Settings) -> float:
+    """The result's price at the settings' rates, from its stored billing inputs."""
+    return query_cost(
+        price=settings.price(result.level),
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        seconds=result.machine_s,
         usd_per_hour=settings.compute_usd_per_hour,
-        embedding_tokens=query_tokens if uses_embedding else 0,
+        embedding_tokens=result.embedding_tokens,
         embedding_usd_per_mtok=settings.embedding_usd_per_mtok,
     )

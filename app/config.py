@@ -43,13 +43,10 @@ class LevelPrice(BaseModel):
 
 
 def default_prices() -> dict[str, LevelPrice]:
-    # Modelled on hosted small-model list prices: a fine-tuned model is served at twice the
-    # base price per token, which is what most providers charge for custom weights.
-    return {
-        "prompt": LevelPrice(input_usd_per_mtok=0.15, output_usd_per_mtok=0.60),
-        "rag": LevelPrice(input_usd_per_mtok=0.15, output_usd_per_mtok=0.60),
-        "finetune": LevelPrice(input_usd_per_mtok=0.30, output_usd_per_mtok=1.20),
-    }
+    """Each level's own price (`Level.default_price`), keyed by level, simplest first."""
+    from app.levels import REGISTRY  # the levels import this module: read them when called
+
+    return {name: level.default_price for name, level in REGISTRY.items()}
 
 
 class Settings(BaseSettings):

@@ -97,6 +97,15 @@ class FixedCosts:
 
 
 @dataclass(frozen=True)
+class ScenarioFixedInputs:
+    """What a scenario's one-off costs are computed from (see `Level.fixed_costs`)."""
+
+    corpus_tokens: float
+    training_seconds: float
+    training_tokens: float
+
+
+@dataclass(frozen=True)
 class LevelCost:
     level: str
     per_query_usd: float

@@ -194,6 +194,23 @@ def test_cost_is_tokens_at_the_level_price_plus_a_share_of_machine_time(tent_com
     )
 
 
+def test_each_result_stores_what_it_was_billed_on(tent_comparison, runtime, session):
+    """Machine seconds and embedding tokens are stored with each result, and its cost is
+    those at the settings' prices; the machine seconds add up as above."""
+    from app.compare import billed_cost
+    from app.db.models import Result
+
+    rows = session.scalars(select(Result).where(Result.comparison_id == tent_comparison["id"]))
+    rows = list(rows)
+    query_tokens = runtime.embedder.count_tokens(tent_comparison["query"])
+    for row in rows:
+        assert row.cost_usd == pytest.approx(billed_cost(row, runtime.settings))
+        assert row.embedding_tokens == (0 if row.level == "finetune" else query_tokens)
+    batch_ms = max(r.latency_first_token_ms + r.latency_generation_ms for r in rows)
+    retrieval_ms = sum(r.latency_retrieval_ms for r in rows)
+    assert sum(r.machine_s for r in rows) == pytest.approx((batch_ms + retrieval_ms) / 1000)
+
+
 def test_defaults_come_from_the_settings(tent_comparison, runtime):
     stored = tent_comparison["settings"]
     assert stored["max_new_tokens"] == runtime.settings.max_new_tokens

@@ -59,6 +59,20 @@ def test_an_eval_runs_each_item_through_every_level_as_a_stored_comparison(demo_
         assert score.metrics["latency_ms"] > 0 and score.metrics["cost_usd"] > 0
 
 
+def test_scores_carry_what_the_comparison_billed_each_level_on(demo_run, session, runtime):
+    """The eval reads the machine seconds and embedding tokens the comparison service stored
+    (the query's tokens for the levels that embed it), rather than working them out again."""
+    scores = session.scalars(select(EvalScore).where(EvalScore.eval_run_id == demo_run["id"]))
+    for score in scores:
+        comparison = session.get(Comparison, score.comparison_id)
+        result = next(r for r in comparison.results if r.level == score.level)
+        assert result.machine_s > 0
+        assert score.metrics["seconds"] == pytest.approx(result.machine_s)
+        query_tokens = runtime.embedder.count_tokens(comparison.query)
+        expected = 0 if score.level == "finetune" else query_tokens
+        assert score.metrics["embedding_tokens"] == result.embedding_tokens == expected
+
+
 def test_the_summary_scores_each_level_per_kind(demo_run):
     levels = demo_run["summary"]["levels"]
     summary = demo_run["summary"]

@@ -210,6 +210,10 @@ class Result(Base):
     latency_generation_ms: Mapped[float] = mapped_column(Float, default=0)
     tokens_per_s: Mapped[float] = mapped_column(Float, default=0)
     cost_usd: Mapped[float] = mapped_column(Float, default=0)
+    # What `cost_usd` was computed from besides the tokens (0 for a level that failed); NULL
+    # only in rows older than revision 0006 that the migration could not fill.
+    machine_s: Mapped[float | None] = mapped_column(Float, default=0)
+    embedding_tokens: Mapped[int | None] = mapped_column(Integer, default=0)
     context: Mapped[list[Any]] = mapped_column(default=list)
     examples: Mapped[list[Any]] = mapped_column(default=list)
     provenance: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -13,32 +13,24 @@ from app.config import Settings
 from app.costs import (
     FixedCosts,
     LevelCost,
+    LevelRate,
     PricingProfile,
+    ScenarioFixedInputs,
     Usage,
     break_even_queries_per_day,
-    corpus_costs,
     level_cost,
     load_profiles,
-    training_cost,
     variable_cost,
 )
 from app.db.models import Chunk, Dataset, Example, Scenario
 from app.errors import AppError, NotFound
+from app.levels import REGISTRY
 
 CHARS_PER_TOKEN = 4  # a training-token estimate for hosted fine-tuning prices
 
 
 class PricingInvalid(AppError):
     status = 500
-
-
-@dataclass(frozen=True)
-class ScenarioFixedInputs:
-    """What the scenario's one-off costs are computed from."""
-
-    corpus_tokens: float
-    training_seconds: float
-    training_tokens: float
 
 
 @dataclass(frozen=True)
@@ -97,17 +89,16 @@ def scenario_fixed_inputs(session: Session, scenario: Scenario) -> ScenarioFixed
 
 
 def fixed_costs(level: str, profile: PricingProfile, inputs: ScenarioFixedInputs) -> FixedCosts:
-    """One-off and monthly costs per level: the adapter's training for `finetune`, the
-    corpus' embedding and vector store for `rag`, nothing for `prompt`."""
-    if level == "finetune":
-        return FixedCosts(
-            once_usd=training_cost(
-                profile, seconds=inputs.training_seconds, tokens=inputs.training_tokens
-            )
-        )
-    if level == "rag":
-        return corpus_costs(profile, inputs.corpus_tokens)
-    return FixedCosts()
+    """One-off and monthly costs of a level, as the level computes them (none for a level
+    no longer registered, whose runs are still stored)."""
+    found = REGISTRY.get(level)
+    return found.fixed_costs(profile, inputs) if found else FixedCosts()
+
+
+def level_rate(level: str, profile: PricingProfile) -> LevelRate:
+    """How `profile` bills one query at `level` (see `Level.rate`)."""
+    found = REGISTRY.get(level)
+    return found.rate(profile) if found else profile.rate(level)
 
 
 def estimate_costs(
@@ -128,7 +119,7 @@ def estimate_costs(
             seconds=stats.get("seconds") or 0.0,
             embedding_tokens=stats.get("embedding_tokens") or 0.0,
         )
-        variable = variable_cost(profile.rate(level), usage, profile.embedding_usd_per_mtok)
+        variable = variable_cost(level_rate(level, profile), usage, profile.embedding_usd_per_mtok)
         fixed = fixed_costs(level, profile, inputs)
         costs[level] = level_cost(level, variable, fixed, queries_per_day, profile.amortise_months)
     return CostEstimate(profile, queries_per_day, costs, break_evens(costs, profile))

@@ -10,17 +10,18 @@ enough that its short prompts make it the cheaper level to serve.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.evals.costing import CostEstimate
 from app.evals.summary import CLOSE
+from app.evals.wording import metric, pct
+from app.levels import REGISTRY, level_names
 
-SIMPLEST_FIRST = ("prompt", "rag", "finetune")
 GAIN = 0.10  # a more complex level must beat the simpler one by this much quality
 MIN_KIND_ITEMS = 10
 MIN_ITEMS = 20
-LEVEL_NAMES = {"prompt": "the few-shot prompt", "rag": "RAG", "finetune": "the fine-tuned model"}
 
 
 @dataclass
@@ -44,23 +45,17 @@ class Report:
 
 
 def name(level: str) -> str:
-    return LEVEL_NAMES.get(level, level)
-
-
-def pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
+    """The level's title ("the few-shot prompt"); a level no longer registered by its key."""
+    return REGISTRY[level].title if level in REGISTRY else level
 
 
 def volume(queries_per_day: float) -> str:
     return f"{queries_per_day:,.0f}" if queries_per_day >= 10 else f"{queries_per_day:.2g}"
 
 
-def complexity(level: str) -> int:
-    return SIMPLEST_FIRST.index(level) if level in SIMPLEST_FIRST else len(SIMPLEST_FIRST)
-
-
-def metric(stats: dict[str, Any] | None, key: str) -> float | None:
-    return stats["metrics"][key]["mean"] if stats else None
+def complexity(level: str) -> float:
+    """The level's rank, simplest first; a level no longer registered comes last."""
+    return REGISTRY[level].rank if level in REGISTRY else math.inf
 
 
 def spread(stats: dict[str, Any] | None, key: str) -> float | None:
@@ -96,22 +91,8 @@ def reason_for(chosen: str, group: dict[str, dict[str, Any]], quality: dict[str,
         f"{name(chosen)} scores {pct(quality[chosen])} quality against {pct(quality[base])} "
         f"for {name(base)} (+{gain * 100:.0f} points, above the {GAIN:.0%} bar)"
     )
-    stats = group[chosen]
-    if chosen == "rag":
-        hit = metric(stats, "retrieval_hit")
-        if hit is None:  # the items name no source document: context helped, not knowledge
-            text += "; the retrieved context helps these answers"
-        else:
-            text += "; the answers need the team's own documents"
-            text += f" (the right document was retrieved for {pct(hit)} of items)"
-    elif chosen == "finetune":
-        formats = [
-            f"{label} {pct(metric(stats, key))} vs {pct(metric(group[base], key))}"
-            for key, label in (("json_validity", "valid JSON"), ("field_accuracy", "fields"))
-            if metric(stats, key) is not None
-        ]
-        text += "; the output's format must be exact"
-        text += f" ({', '.join(formats)})" if formats else ""
+    if chosen in REGISTRY:
+        text += REGISTRY[chosen].reason(group[chosen], group[base])
     return text
 
 
@@ -146,7 +127,8 @@ def cost_lines(costs: CostEstimate | None, chosen: set[str]) -> list[str]:
     if costs is None or not costs.levels:
         return ["no cost estimate: no level answered"]
     lines = []
-    base = costs.levels.get("prompt")
+    simplest = level_names()[0]  # the baseline every other level's cost is weighed against
+    base = costs.levels.get(simplest)
     per_day = f"{costs.queries_per_day:,.0f} queries/day"
     for level in sorted(chosen, key=complexity):
         cost = costs.levels.get(level)
@@ -154,9 +136,10 @@ def cost_lines(costs: CostEstimate | None, chosen: set[str]) -> list[str]:
             continue
         text = f"{name(level)}: ${cost.per_1000_usd:.4f} per 1,000 queries, "
         text += f"${cost.per_month_usd:,.2f} a month at {per_day}"
-        if base and level != "prompt":
+        if base and level != simplest:
             extra = cost.per_1000_usd - base.per_1000_usd
-            text += f" ({'+' if extra >= 0 else '-'}${abs(extra):.4f} per 1,000 vs the prompt)"
+            text += f" ({'+' if extra >= 0 else '-'}${abs(extra):.4f} per 1,000 "
+            text += f"vs {REGISTRY[simplest].mention()})"
         lines.append(text)
     for even in costs.break_evens:
         lines.append(
@@ -168,25 +151,32 @@ def cost_lines(costs: CostEstimate | None, chosen: set[str]) -> list[str]:
 
 
 def volume_notes(kinds: list[KindDecision], costs: CostEstimate | None) -> list[str]:
-    """Where the fine-tuned model is nearly as good as the chosen level and, past some daily
-    volume, cheaper: at that volume it is the better buy."""
+    """Where a level that wins at volume (the fine-tuned model) is nearly as good as the
+    chosen level and, past some daily volume, cheaper: at that volume it is the better buy."""
     if costs is None:
         return []
-    found = []
-    for k in kinds:
-        tuned, chosen = k.quality.get("finetune"), k.quality.get(k.level) if k.level else None
-        if k.level in (None, "finetune") or tuned is None or chosen is None:
-            continue
-        if tuned < chosen - GAIN:
-            continue
-        for even in costs.break_evens:
-            if even.cheaper_above == "finetune" and even.cheaper_below == k.level:
-                found.append(
-                    f"{k.kind}: the fine-tuned model scores {pct(tuned)} against {pct(chosen)} "
-                    f"for {name(k.level)} and is cheaper above {volume(even.queries_per_day)} "
-                    "queries/day; at that volume it is the better buy"
-                )
-    return found
+    at_volume = [lv for lv in level_names() if REGISTRY[lv].wins_at_volume]
+    return [
+        note
+        for k in kinds
+        for level in at_volume
+        if k.level not in (None, level)
+        for note in volume_note(k, level, costs)
+    ]
+
+
+def volume_note(k: KindDecision, level: str, costs: CostEstimate) -> list[str]:
+    """The note for one kind and one level that wins at volume, if it applies."""
+    rival, chosen = k.quality.get(level), k.quality.get(k.level)
+    if rival is None or chosen is None or rival < chosen - GAIN:
+        return []
+    return [
+        f"{k.kind}: {name(level)} scores {pct(rival)} against {pct(chosen)} "
+        f"for {name(k.level)} and is cheaper above {volume(even.queries_per_day)} "
+        "queries/day; at that volume it is the better buy"
+        for even in costs.break_evens
+        if even.cheaper_above == level and even.cheaper_below == k.level
+    ]
 
 
 def latency_note(summary: dict[str, Any], chosen: set[str]) -> str | None:

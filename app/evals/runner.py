@@ -26,7 +26,7 @@ from app.db.queries import get_scenario
 from app.errors import AppError, Busy, NotFound
 from app.evals.scoring import item_schema, score_result
 from app.evals.summary import summarise
-from app.levels import LevelInputs, get_level, level_names
+from app.levels import LevelInputs, level_names
 from app.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -233,8 +233,6 @@ def run_item(session: Session, runtime: Runtime, run: EvalRun, item: EvalItem, r
     reference = item.reference or item.expected
     embedder = runtime.embedder
     reference_vector = embedder.embed_one(reference) if reference else None
-    seconds = machine_seconds(comparison.results)
-    query_tokens = embedder.count_tokens(item.input)
     for result in comparison.results:
         output_vector = (
             embedder.embed_one(result.output) if reference and not result.error else None
@@ -247,10 +245,9 @@ def run_item(session: Session, runtime: Runtime, run: EvalRun, item: EvalItem, r
             output_vector=output_vector,
             reference_vector=reference_vector,
         )
-        scores["seconds"] = seconds.get(result.level, 0.0)
-        scores["embedding_tokens"] = float(
-            query_tokens if get_level(result.level).uses_query_embedding else 0
-        )
+        # What the comparison service billed the level on (0 for a failed level).
+        scores["seconds"] = result.machine_s or 0.0
+        scores["embedding_tokens"] = float(result.embedding_tokens or 0)
         session.add(
             EvalScore(
                 eval_run_id=run.id,
@@ -261,18 +258,6 @@ def run_item(session: Session, runtime: Runtime, run: EvalRun, item: EvalItem, r
                 metrics=scores,
             )
         )
-
-
-def machine_seconds(results) -> dict[str, float]:
-    """Seconds of machine time each level held, as the comparison service bills them: its
-    own retrieval plus the shared batch's wall time split by tokens."""
-    done = [r for r in results if not r.error]
-    batch_s = max((r.latency_first_token_ms + r.latency_generation_ms for r in done), default=0)
-    tokens = {r.level: r.prompt_tokens + r.completion_tokens for r in done}
-    total = sum(tokens.values()) or 1
-    return {
-        r.level: (r.latency_retrieval_ms + batch_s * tokens[r.level] / total) / 1000 for r in done
-    }
 
 
 def compare_when_admitted(session, runtime, slug, query, options):

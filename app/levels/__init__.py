@@ -1,11 +1,9 @@
-"""Customisation levels behind one interface (`base.Level`), looked up by name."""
+"""Customisation levels behind one interface (`base.Level`), looked up by name.
 
-# The modules register themselves on import; this order (cheapest level first, as the
-# levels are usually weighed) is the default order of a comparison's results.
-# isort: off
-from app.levels import prompt, rag, finetune  # noqa: F401
+Each module registers its level on import; one import line here adds a level everywhere.
+"""
 
-# isort: on
+from app.levels import finetune, prompt, rag  # noqa: F401
 from app.levels.base import (
     REGISTRY,
     Level,
@@ -14,6 +12,8 @@ from app.levels.base import (
     LevelUnavailable,
     get_level,
     level_names,
+    register,
+    unregister,
 )
 
 __all__ = [
@@ -24,4 +24,6 @@ __all__ = [
     "LevelUnavailable",
     "get_level",
     "level_names",
+    "register",
+    "unregister",
 ]

@@ -1,15 +1,39 @@
 """The level interface and its registry.
 
-A level turns a query into one generation request for the engine and records what it used.
-A new level implements:
+A level turns a query into one generation request for the engine, records what it used, and
+declares how the report and the cost model weigh it. A new level is one module: a subclass
+of `Level` decorated with `@register`, imported in `app/levels/__init__.py`. Nothing else
+names the levels.
 
-- `name` (the `level` value in the API) and `description`;
-- `uses_query_embedding`: whether its preparation time includes embedding the query;
+A new level must set:
+
+- `name`: the `level` value in the API, the settings' `prices` and the pricing profiles;
+- `description`: one line for the compare form and the CLI;
+- `title`: how the report names it in a sentence ("the few-shot prompt");
+- `rank`: its place simplest first (prompt 10, rag 20, finetune 30); the report prefers the
+  simplest level that is good enough and lists levels in this order, and so does a
+  comparison's default list of levels;
+- `default_price`: its price per token when the settings' `prices` do not name it;
+
+and implement:
+
 - `plan(inputs) -> LevelPlan`: the chat messages, the adapter (or None for the base model),
   and the chunks or examples it put in the prompt. Raise `LevelUnavailable` when the scenario
   lacks what the level needs (no adapter, no documents).
 
-then registers itself with `@register` and is imported in `app/levels/__init__.py`.
+It may override:
+
+- `short_title` (default `title`): the name when the report mentions it again ("vs the prompt");
+- `uses_query_embedding` (False): its preparation time includes embedding the query, and the
+  query's embedding tokens are billed to it;
+- `price_key` (default its name): the entry of a pricing profile (`levels.KEY` in
+  data/pricing.toml) that prices it when the profile has none under its own name;
+- `fixed_costs(profile, inputs) -> FixedCosts`: its one-off and monthly costs (none);
+- `reason(stats, simpler_stats) -> str`: what the report adds to the quality gain when it
+  chooses this level over a simpler one ("; the answers need the team's own documents");
+- `wins_at_volume` (False): the report points out the daily volume above which this level,
+  nearly as good as the chosen one, becomes the cheaper buy (short prompts after a one-off
+  cost, as a fine-tuned model).
 """
 
 from __future__ import annotations
@@ -21,7 +45,8 @@ from typing import Any, ClassVar
 import numpy as np
 from sqlalchemy.orm import Session
 
-from app.config import Settings
+from app.config import LevelPrice, Settings
+from app.costs import FixedCosts, LevelRate, PricingProfile, ScenarioFixedInputs
 from app.db.models import Adapter, Scenario
 from app.engine.base import Engine
 
@@ -55,19 +80,62 @@ class LevelPlan:
 class Level(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
+    title: ClassVar[str]
+    rank: ClassVar[int]
+    default_price: ClassVar[LevelPrice]
+    short_title: ClassVar[str | None] = None
     uses_query_embedding: ClassVar[bool] = False
+    price_key: ClassVar[str | None] = None
+    wins_at_volume: ClassVar[bool] = False
 
     @abstractmethod
     def plan(self, inputs: LevelInputs) -> LevelPlan:
         """Build this level's request for `inputs.query`."""
 
+    def fixed_costs(self, profile: PricingProfile, inputs: ScenarioFixedInputs) -> FixedCosts:
+        """Costs that do not grow with queries (training, a corpus' embedding): none."""
+        return FixedCosts()
 
+    def rate(self, profile: PricingProfile) -> LevelRate:
+        """How `profile` bills one query: its entry for this level, else for `price_key`."""
+        return profile.levels.get(self.name) or profile.rate(self.price_key or self.name)
+
+    def reason(self, stats: dict[str, Any], simpler_stats: dict[str, Any]) -> str:
+        """Why the report chose this level over a simpler one, beyond the quality gain: a
+        clause starting with "; ", from both levels' eval stats. Empty by default."""
+        return ""
+
+    def mention(self) -> str:
+        """The report's name for the level when it has named it already."""
+        return self.short_title or self.title
+
+
+REQUIRED = ("name", "description", "title", "rank", "default_price")
 REGISTRY: dict[str, Level] = {}
 
 
 def register(cls: type[Level]) -> type[Level]:
+    """Add a level to the registry. ValueError when it lacks a required attribute, or its
+    name or rank is taken (the report's order needs distinct ranks)."""
+    missing = [attr for attr in REQUIRED if not hasattr(cls, attr)]
+    if missing:
+        raise ValueError(f"level {cls.__qualname__} does not set {', '.join(missing)}")
+    if cls.name in REGISTRY:
+        taken = type(REGISTRY[cls.name])
+        raise ValueError(f"level name {cls.name!r} is already registered by {taken.__qualname__}")
+    same_rank = [lv.name for lv in REGISTRY.values() if lv.rank == cls.rank]
+    if same_rank:
+        raise ValueError(f"level {cls.name!r}: rank {cls.rank} is taken by {same_rank[0]!r}")
     REGISTRY[cls.name] = cls()
+    ranked = sorted(REGISTRY.items(), key=lambda item: item[1].rank)
+    REGISTRY.clear()
+    REGISTRY.update(ranked)  # simplest first, whatever the import order
     return cls
+
+
+def unregister(name: str) -> None:
+    """Remove a level (tests that register a throwaway level)."""
+    del REGISTRY[name]
 
 
 def get_level(name: str) -> Level:
@@ -75,4 +143,5 @@ def get_level(name: str) -> Level:
 
 
 def level_names() -> list[str]:
+    """Every registered level, simplest first."""
     return list(REGISTRY)

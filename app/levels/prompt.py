@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from app.config import LevelPrice
 from app.db.models import Example
 from app.finetune.dataset import latest_dataset
 from app.levels.base import Level, LevelInputs, LevelPlan, register
@@ -15,7 +16,11 @@ from app.rag.search import filtered_hnsw_scan
 class PromptLevel(Level):
     name = "prompt"
     description = "System prompt + k similar worked examples, base model"
-    uses_query_embedding = True
+    title = "the few-shot prompt"
+    short_title = "the prompt"
+    rank = 10  # the simplest: nothing to build, a prompt to edit
+    default_price = LevelPrice(input_usd_per_mtok=0.15, output_usd_per_mtok=0.60)
+    uses_query_embedding = True  # it picks the examples closest to the query's vector
 
     def plan(self, inputs: LevelInputs) -> LevelPlan:
         messages = [{"role": "system", "content": inputs.scenario.system_prompt}]

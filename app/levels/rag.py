@@ -3,6 +3,11 @@ chunks that fit the token budget numbered as sources in the prompt, on the base 
 
 from __future__ import annotations
 
+from typing import Any
+
+from app.config import LevelPrice
+from app.costs import FixedCosts, PricingProfile, ScenarioFixedInputs, corpus_costs
+from app.evals.wording import metric, pct
 from app.levels.base import Level, LevelInputs, LevelPlan, LevelUnavailable, register
 from app.rag.embedding import embedding_model_name
 from app.rag.reembed import mismatch_message, other_models
@@ -39,7 +44,23 @@ def sources_block(hits: list[ChunkHit]) -> str:
 class RagLevel(Level):
     name = "rag"
     description = "Hybrid retrieval (pgvector HNSW + full-text, RRF), cited chunks, base model"
+    title = "RAG"
+    rank = 20  # a knowledge base to keep, no training
+    default_price = LevelPrice(input_usd_per_mtok=0.15, output_usd_per_mtok=0.60)
     uses_query_embedding = True
+
+    def fixed_costs(self, profile: PricingProfile, inputs: ScenarioFixedInputs) -> FixedCosts:
+        """Embedding the knowledge base once, and keeping it in a vector store."""
+        return corpus_costs(profile, inputs.corpus_tokens)
+
+    def reason(self, stats: dict[str, Any], simpler_stats: dict[str, Any]) -> str:
+        hit = metric(stats, "retrieval_hit")
+        if hit is None:  # the items name no source document: context helped, not knowledge
+            return "; the retrieved context helps these answers"
+        return (
+            "; the answers need the team's own documents"
+            f" (the right document was retrieved for {pct(hit)} of items)"
+        )
 
     def plan(self, inputs: LevelInputs) -> LevelPlan:
         model = embedding_model_name(inputs.settings.embedding_model)
