@@ -9,13 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from app.api.schemas import ComparisonCreate, ComparisonPublic, ComparisonsPublic
-from app.compare import run_comparison
+from app.api.schemas import ComparisonsPublic
+from app.compare import ComparisonCreate, ComparisonPublic, run_comparison
+from app.compare.streaming import EventWriter, stream_comparison
 from app.db.models import Comparison
 from app.db.queries import get_comparison, get_scenario, iter_comparisons, list_comparisons
 from app.deps import MAX_ID, RecordId, RuntimeDep, SessionDep
 from app.exports import MEDIA_TYPES, ExportFormat, attachment, csv_lines
-from app.streaming import EventWriter, stream_comparison
 
 router = APIRouter(prefix="/api/v1/comparisons", tags=["comparisons"])
 

@@ -27,8 +27,7 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print the stored comparison.")] = False,
 ) -> None:
     """Run one query through the levels and print the results side by side."""
-    from app.api.schemas import ComparisonCreate, ComparisonPublic
-    from app.compare import run_comparison
+    from app.compare import ComparisonCreate, ComparisonPublic, run_comparison
 
     try:
         body = ComparisonCreate(

@@ -19,13 +19,12 @@ from fastapi.responses import StreamingResponse
 from markupsafe import escape
 from pydantic import ValidationError
 
-from app.api.schemas import ComparisonCreate
-from app.compare import run_comparison
+from app.compare import ComparisonCreate, run_comparison
+from app.compare.streaming import EventWriter, sse_event, stream_comparison
 from app.db.queries import find_scenario, get_scenario, list_adapters, list_scenarios
 from app.deps import RuntimeDep, SessionDep
 from app.errors import TITLES, Busy
 from app.levels import get_level, level_names
-from app.streaming import EventWriter, sse_event, stream_comparison
 from app.web.forms import error_messages, form_fields
 from app.web.render import from_htmx, render, templates
 

@@ -1,15 +1,14 @@
-"""The compare form: its fields become a `ComparisonCreate`, validated by the API's rules."""
+"""The compare form: its fields become a `ComparisonCreate`, validated by the same rules as
+the API's requests."""
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
 
 from fastapi import Request
 from pydantic import ValidationError
 
-from app.api.schemas import ComparisonCreate
-from app.compare import ComparisonOptions
+from app.compare import ComparisonCreate
 
 FIELDS = set(ComparisonCreate.model_fields)
 
@@ -36,9 +35,3 @@ def error_messages(error: ValidationError) -> list[str]:
         field = ".".join(str(part) for part in item["loc"]) or "form"
         lines.append(f"{field}: {item['msg'].removeprefix('Value error, ')}")
     return lines
-
-
-def stored_options(settings: dict[str, Any]) -> ComparisonOptions:
-    """The options a stored comparison ran with (unknown keys from older rows ignored)."""
-    names = {f.name for f in fields(ComparisonOptions)}
-    return ComparisonOptions(**{k: v for k, v in settings.items() if k in names})

@@ -7,10 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from app.compare import run_comparison
+from app.compare import ComparisonOptions, run_comparison
 from app.db.queries import get_comparison, list_comparisons, list_scenarios
 from app.deps import RecordId, RuntimeDep, SessionDep
-from app.web.forms import stored_options
 from app.web.render import from_htmx, render
 
 router = APIRouter(include_in_schema=False)
@@ -57,7 +56,7 @@ def run_again(request: Request, comparison_id: RecordId, session: SessionDep, ru
         runtime=runtime,
         scenario=earlier.scenario.slug,
         query=earlier.query,
-        options=stored_options(earlier.settings),
+        options=ComparisonOptions.from_stored(earlier.settings),
     )
     url = f"/comparisons/{comparison.id}"
     if from_htmx(request):

@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -40,6 +41,12 @@ class ComparisonOptions:
     top_k: int | None = None
     few_shot_k: int | None = None
     adapter: str | None = None
+
+    @classmethod
+    def from_stored(cls, settings: dict[str, Any]) -> ComparisonOptions:
+        """The options a stored comparison ran with (unknown keys from older rows ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in settings.items() if k in names})
 
     def resolved(self, settings: Settings) -> ComparisonOptions:
         return replace(

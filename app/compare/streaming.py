@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from app.api.schemas import ComparisonCreate
-from app.compare import run_comparison
+from app.compare.service import run_comparison
+from app.compare.shapes import ComparisonCreate
 from app.db.models import Comparison
 from app.errors import AppError
 from app.runtime import Runtime
