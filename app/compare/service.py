@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -24,6 +24,7 @@ from app.costs import query_cost
 from app.db.models import Comparison, Result, Scenario
 from app.db.queries import get_comparison, get_scenario
 from app.engine import Engine, GenerationRequest, GenerationResult
+from app.engine.base import TokenCallback
 from app.levels import LevelInputs, LevelPlan, LevelUnavailable, get_level, level_names
 from app.runtime import Runtime
 
@@ -48,15 +49,28 @@ class ComparisonOptions:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in settings.items() if k in names})
 
-    def resolved(self, settings: Settings) -> ComparisonOptions:
-        return replace(
-            self,
+    def resolved(self, settings: Settings) -> RunOptions:
+        """Every default filled in from `settings`."""
+        return RunOptions(
             levels=self.levels or level_names(),
             max_new_tokens=self.max_new_tokens or settings.max_new_tokens,
             temperature=settings.temperature if self.temperature is None else self.temperature,
             top_k=self.top_k or settings.top_k,
             few_shot_k=settings.few_shot_k if self.few_shot_k is None else self.few_shot_k,
+            adapter=self.adapter,
         )
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What a comparison runs with, every default resolved (stored with the comparison)."""
+
+    levels: list[str]
+    max_new_tokens: int
+    temperature: float
+    top_k: int
+    few_shot_k: int
+    adapter: str | None
 
 
 @dataclass
@@ -79,7 +93,7 @@ def run_comparison(
     """Run `query` through the levels of `scenario`, store and return the comparison.
     Raises NotFound (unknown scenario), NotReady (models loading), Busy (queue full)."""
     embedder, engine = runtime.models()
-    options = options.resolved(runtime.settings)
+    run = options.resolved(runtime.settings)
     record = get_scenario(session, scenario)
     with runtime.admission():
         started = time.perf_counter()
@@ -92,20 +106,20 @@ def run_comparison(
             query_embedding=embedding,
             settings=runtime.settings,
             engine=engine,
-            top_k=options.top_k,
-            few_shot_k=options.few_shot_k,
-            adapter=options.adapter,
+            top_k=run.top_k,
+            few_shot_k=run.few_shot_k,
+            adapter=run.adapter,
         )
-        planned = [plan_level(name, inputs, embed_s) for name in options.levels]
+        planned = [plan_level(name, inputs, embed_s) for name in run.levels]
         load_adapters(engine, planned)
         runnable = [p for p in planned if p.plan is not None]
-        outputs = generate_each_level(engine, generation_requests(runnable, options, on_token))
+        outputs = generate_each_level(engine, generation_requests(runnable, run, on_token))
     generated = dict(zip((p.level for p in runnable), outputs, strict=True))
     comparison = store(
         session,
         record,
         query,
-        options,
+        run,
         planned,
         generated,
         runtime,
@@ -146,21 +160,21 @@ def load_adapters(engine: Engine, planned: list[Planned]) -> None:
 
 
 def generation_requests(
-    runnable: list[Planned], options: ComparisonOptions, on_token: TokenSink | None
+    runnable: list[Planned], options: RunOptions, on_token: TokenSink | None
 ) -> list[GenerationRequest]:
-    def sink(level: str):
+    def sink(level: str) -> TokenCallback | None:
         return (lambda text: on_token(level, text)) if on_token else None
 
-    return [
-        GenerationRequest(
-            messages=p.plan.messages,
-            adapter=p.plan.adapter.name if p.plan.adapter else None,
+    def request(level: str, plan: LevelPlan) -> GenerationRequest:
+        return GenerationRequest(
+            messages=plan.messages,
+            adapter=plan.adapter.name if plan.adapter else None,
             max_new_tokens=options.max_new_tokens,
             temperature=options.temperature,
-            on_token=sink(p.level),
+            on_token=sink(level),
         )
-        for p in runnable
-    ]
+
+    return [request(p.level, p.plan) for p in runnable if p.plan is not None]
 
 
 def generate_each_level(
@@ -187,7 +201,7 @@ def store(
     session: Session,
     scenario: Scenario,
     query: str,
-    options: ComparisonOptions,
+    options: RunOptions,
     planned: list[Planned],
     generated: dict[str, GenerationResult | Exception],
     runtime: Runtime,
@@ -196,8 +210,9 @@ def store(
 ) -> Comparison:
     shares = machine_shares(generated)
     comparison = Comparison(scenario_id=scenario.id, query=query, settings=asdict(options))
+    embedder, engine = runtime.models()
     for p in planned:
-        result = describe(p, runtime)
+        result = describe(p, engine, embedder.name, runtime.settings)
         output = generated.get(p.level)
         if isinstance(output, Exception):
             result.error = f"{type(output).__name__}: {output}"
@@ -223,9 +238,8 @@ def machine_shares(generated: dict[str, GenerationResult | Exception]) -> dict[s
     return {lv: batch_s * n / total for lv, n in tokens.items()}
 
 
-def describe(planned: Planned, runtime: Runtime) -> Result:
+def describe(planned: Planned, engine: Engine, embedding_model: str, settings: Settings) -> Result:
     """A result row with what produced it (and the level's error, if it could not run)."""
-    engine = runtime.engine
     result = Result(
         level=planned.level,
         engine=engine.name,
@@ -241,8 +255,8 @@ def describe(planned: Planned, runtime: Runtime) -> Result:
         result.examples = plan.examples
         result.provenance = {
             **plan.provenance,
-            "embedding_model": runtime.embedder.name,
-            "base_model": runtime.settings.base_model,
+            "embedding_model": embedding_model,
+            "base_model": settings.base_model,
         }
     return result
 
@@ -275,8 +289,8 @@ def billed_cost(result: Result, settings: Settings) -> float:
         price=settings.price(result.level),
         prompt_tokens=result.prompt_tokens,
         completion_tokens=result.completion_tokens,
-        seconds=result.machine_s,
+        seconds=result.machine_s or 0.0,
         usd_per_hour=settings.compute_usd_per_hour,
-        embedding_tokens=result.embedding_tokens,
+        embedding_tokens=result.embedding_tokens or 0,
         embedding_usd_per_mtok=settings.embedding_usd_per_mtok,
     )
