@@ -9,10 +9,11 @@ from app import cli
 
 
 @pytest.fixture
-def cli_env(runtime, monkeypatch):
-    """The CLI against the session's runtime (models already loaded) and its settings."""
-    monkeypatch.setattr(cli, "get_settings", lambda: runtime.settings)
-    monkeypatch.setattr(cli, "open_runtime", lambda settings: runtime)
+def cli_env(echo_runtime, monkeypatch):
+    """The CLI against the session's database and models, with the engine's test double:
+    these tests are about the commands, not the answers."""
+    monkeypatch.setattr(cli, "get_settings", lambda: echo_runtime.settings)
+    monkeypatch.setattr(cli, "open_runtime", lambda settings: echo_runtime)
     return CliRunner()
 
 
@@ -32,6 +33,7 @@ def test_compare_json_prints_the_stored_comparison(cli_env, client):
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output[result.output.index("{") :])
     assert [r["level"] for r in printed["results"]] == ["rag", "finetune"]
+    assert all("heard: " in r["output"] for r in printed["results"])  # the double's answers
     stored = client.get(f"/api/v1/comparisons/{printed['id']}").json()
     assert stored["query"] == printed["query"]
 

@@ -9,9 +9,10 @@ from app.db.models import EvalRun, EvalSet
 
 
 @pytest.fixture
-def cli_env(runtime, monkeypatch):
-    monkeypatch.setattr(cli, "get_settings", lambda: runtime.settings)
-    monkeypatch.setattr(cli, "open_runtime", lambda settings: runtime)
+def cli_env(echo_runtime, monkeypatch):
+    """The CLI against the session's database and models, with the engine's test double."""
+    monkeypatch.setattr(cli, "get_settings", lambda: echo_runtime.settings)
+    monkeypatch.setattr(cli, "open_runtime", lambda settings: echo_runtime)
     return CliRunner()
 
 
