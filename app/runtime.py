@@ -2,6 +2,8 @@
 
 The web app, the CLI and the tests all build one `Runtime`; models load in a background
 thread so that the server answers `/healthz` (and `/readyz`: not yet) while they load.
+A runtime closes the engine it loaded; an engine given to it (`Runtime(settings,
+engine=...)`) belongs to whoever made it.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ log = logging.getLogger(__name__)
 
 
 class Runtime:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, engine: Engine | None = None) -> None:
+        """`engine`: use this engine instead of loading one (it is not closed by `close`)."""
         self.settings = settings
         self.db = make_engine(settings)
         self.sessions = make_sessionmaker(self.db)
         self.embedder: Embedder | None = None
-        self.engine: Engine | None = None
+        self.engine: Engine | None = engine
+        self._loaded_engine: Engine | None = None  # the engine `load` made, which we close
         self.stage = "starting"
         self.load_error: str | None = None
         self._ready = threading.Event()
@@ -65,7 +69,7 @@ class Runtime:
                     session.commit()
             self.stage = "loading the generation model"
             if self.engine is None:
-                self.engine = load_engine(self.settings)
+                self.engine = self._loaded_engine = load_engine(self.settings)
             self.stage = "ready"
             self._ready.set()
         except Exception as error:
@@ -131,9 +135,23 @@ class Runtime:
         return self._training_worker
 
     def close(self) -> None:
-        """Stop the training worker and release database connections. The runtime stays
-        usable: a later `training_worker()` starts a new worker."""
+        """Stop the training worker, close the engine `load` loaded (its threads, clients
+        and model) and release database connections. The runtime stays usable: a later
+        `training_worker()` starts a new worker, and `load()` loads the engine again (until
+        then `models()` answers NotReady and a training job waits for it). An engine given
+        to the runtime is left open."""
         with self._worker_lock:
             if self._training_worker is not None:
                 self._training_worker.stop()
+        self.close_engine()
         self.db.dispose()
+
+    def close_engine(self) -> None:
+        if self._loaded_engine is None:
+            return
+        self._ready.clear()
+        self.stage = "closed"
+        if self.engine is self._loaded_engine:
+            self.engine = None
+        self._loaded_engine.close()
+        self._loaded_engine = None

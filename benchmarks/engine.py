@@ -162,7 +162,6 @@ def main() -> None:
         for level, query in (("finetune", TICKET), ("prompt", QUESTION)):
             report["speed"][level][key] = service_speed(transformers, level, query, args)
         report["three_levels"][key] = three_levels_vs_alone(transformers, TICKET, args)
-        transformers.engine.close()
         transformers.close()
         del transformers
 

@@ -7,6 +7,7 @@ trained once per dataset; the database in it is dropped and recreated at every s
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -89,27 +90,35 @@ def demo_adapter(runtime):
         return SimpleNamespace(name=adapter.name, path=adapter.path, checksum=adapter.checksum)
 
 
+@contextmanager
 def engine_with_adapter(runtime, settings, demo_adapter, backend: str):
-    """The runtime's engine if it is `backend`, else a second one loaded for the tests;
-    either way with the demo adapter loaded."""
+    """The runtime's engine if it is `backend`, else a second one loaded for the tests (and
+    closed after them); either way with the demo adapter loaded."""
     from app.engine import load_engine
 
     engine = runtime.engine
-    if engine.name != backend:
+    second = engine.name != backend
+    if second:
         engine = load_engine(settings.model_copy(update={"engine": backend}))
-    engine.load_adapter(demo_adapter.name, demo_adapter.path, demo_adapter.checksum)
-    return engine
+    try:
+        engine.load_adapter(demo_adapter.name, demo_adapter.path, demo_adapter.checksum)
+        yield engine
+    finally:
+        if second:
+            engine.close()
 
 
 @pytest.fixture(scope="session")
 def transformers_engine(runtime, settings, demo_adapter):
     """The transformers + PEFT engine: the reference the llama.cpp engine is checked against."""
-    return engine_with_adapter(runtime, settings, demo_adapter, "transformers")
+    with engine_with_adapter(runtime, settings, demo_adapter, "transformers") as engine:
+        yield engine
 
 
 @pytest.fixture(scope="session")
 def llamacpp_engine(runtime, settings, demo_adapter):
-    return engine_with_adapter(runtime, settings, demo_adapter, "llamacpp")
+    with engine_with_adapter(runtime, settings, demo_adapter, "llamacpp") as engine:
+        yield engine
 
 
 @pytest.fixture(scope="session")
@@ -148,14 +157,51 @@ def openai_settings(settings, openai_server):
 
 @pytest.fixture(scope="session")
 def openai_engine(runtime, openai_settings, demo_adapter):
-    engine = engine_with_adapter(runtime, openai_settings, demo_adapter, "openai")
+    with engine_with_adapter(runtime, openai_settings, demo_adapter, "openai") as engine:
+        yield engine
+
+
+# The engine's test double, for tests of what surrounds generation (pages, the CLI, history,
+# streaming): answers in milliseconds, with the real tokenizer, counts and timings. Tests of
+# what the answers say keep the real engines above.
+
+
+@pytest.fixture(scope="session")
+def echo_engine(settings):
+    """`app.engine.echo.EchoEngine` on the packaged base model's tokenizer."""
+    from app.engine.echo import EchoEngine
+
+    engine = EchoEngine(settings.base_model)
     yield engine
     engine.close()
 
 
+@pytest.fixture(scope="session")
+def echo_runtime(runtime, echo_engine):
+    """The session runtime's database, demo data, embedding model and training worker, with
+    the echo engine. Closing it (as the CLI does) leaves it usable."""
+    from tests.doubles import SharedRuntime
+
+    echo = SharedRuntime(runtime, echo_engine)
+    echo.load(demo=False)  # both models are there: only marks it ready
+    yield echo
+    echo.close()
+
+
+@pytest.fixture(scope="session")
+def echo_client(echo_runtime):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app(runtime=echo_runtime)) as client:
+        yield client
+
+
 @pytest.fixture
-def cli_run(runtime):
-    """`tritune` in-process against the session's runtime: `cli_run(["compare", "..."])`
+def cli_run(echo_runtime):
+    """`tritune` in-process against the session's database and models with the engine's test
+    double (these tests are about the commands, not the answers): `cli_run(["compare", ...])`
     returns Typer's result (exit code, output). The runtime is injected, not closed."""
     from typer.testing import CliRunner
 
@@ -163,4 +209,4 @@ def cli_run(runtime):
     from app.cli.context import CliContext
 
     runner = CliRunner()
-    return lambda args: runner.invoke(app, args, obj=CliContext(runtime=runtime))
+    return lambda args: runner.invoke(app, args, obj=CliContext(runtime=echo_runtime))

@@ -3,6 +3,14 @@ comparison."""
 
 import json
 
+import pytest
+
+
+@pytest.fixture(scope="module")
+def client(echo_client):
+    """The stream on the engine's test double: what is streamed and stored, not the answer."""
+    return echo_client
+
 
 def read_events(response) -> list[tuple[str, dict]]:
     events, name = [], None
@@ -42,12 +50,12 @@ def test_bad_input_and_unknown_scenario_are_refused_before_the_stream(client):
     assert response.status_code == 404
 
 
-def test_a_full_queue_is_reported_as_an_error_event(client, runtime):
+def test_a_full_queue_is_reported_as_an_error_event(client, echo_runtime):
     from contextlib import ExitStack
 
     with ExitStack() as stack:
-        for _ in range(runtime.settings.max_pending_comparisons):
-            stack.enter_context(runtime.admission())
+        for _ in range(echo_runtime.settings.max_pending_comparisons):
+            stack.enter_context(echo_runtime.admission())
         with client.stream("POST", "/api/v1/comparisons/stream", json={"query": "hi"}) as response:
             events = read_events(response)
     assert events == [("error", events[0][1])] and events[0][1]["status"] == 503

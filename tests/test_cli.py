@@ -18,6 +18,7 @@ def test_compare_json_prints_the_stored_comparison(cli_run, client):
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output[result.output.index("{") :])
     assert [r["level"] for r in printed["results"]] == ["rag", "finetune"]
+    assert all("heard: " in r["output"] for r in printed["results"])  # the double's answers
     stored = client.get(f"/api/v1/comparisons/{printed['id']}").json()
     assert stored["query"] == printed["query"]
 

@@ -49,9 +49,17 @@ def dataset_id(client):
     return response.json()["dataset"]["id"]
 
 
-def test_a_closed_runtime_starts_its_training_worker_again(runtime):
-    runtime.close()  # as the CLI does when it ends; the runtime stays usable
-    assert runtime.training_worker().alive
+def test_a_closed_runtime_starts_its_training_worker_again(runtime, echo_engine):
+    from app.runtime import Runtime
+
+    # Not the session's runtime: closing that would close the engine the other tests use.
+    closed = Runtime(runtime.settings, engine=echo_engine)
+    try:
+        closed.training_worker()
+        closed.close()  # as the CLI does when it ends; the runtime stays usable
+        assert closed.training_worker().alive
+    finally:
+        closed.close()
 
 
 def test_a_malformed_dataset_is_rejected_with_line_numbers_and_nothing_stored(client, session):

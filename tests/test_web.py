@@ -14,6 +14,13 @@ HX = {"HX-Request": "true"}
 QUERY = "How many days do I have to return a tent?"
 
 
+@pytest.fixture(scope="module")
+def client(echo_client):
+    """Every page here runs on the engine's test double: these tests are about the pages,
+    fragments and streams, not what the model answers."""
+    return echo_client
+
+
 def read_events(response) -> list[tuple[str, str]]:
     """(event, data) pairs, multi-line data rejoined as EventSource does."""
     events = []
@@ -100,7 +107,7 @@ def test_a_comparison_shows_three_columns_with_metrics_and_what_was_used(compare
     assert "returns-policy" in compared.lower() or "Returns" in compared
     assert "<svg" in compared and "bar-rag" in compared
     assert "adapter northwind-demo-" in compared
-    assert compared.count("SmolLM2-135M-Instruct.Q4_1.gguf · llamacpp") == 3  # column footers
+    assert compared.count("SmolLM2-135M-Instruct.Q4_1.gguf · echo") == 3  # column footers
 
 
 def test_without_htmx_the_comparison_comes_in_the_full_page(client):
@@ -193,13 +200,13 @@ def test_a_bad_id_in_the_address_is_an_html_error_not_json(client):
     assert page.status_code == 422 and "<html" in page.text
 
 
-def test_the_loading_banner_shows_only_while_models_load(client, runtime):
+def test_the_loading_banner_shows_only_while_models_load(client, echo_runtime):
     assert "Models are still loading" not in client.get("/").text
-    runtime._ready.clear()
+    echo_runtime._ready.clear()
     try:
         assert "Models are still loading" in client.get("/").text
     finally:
-        runtime._ready.set()
+        echo_runtime._ready.set()
 
 
 def test_bars_are_drawn_to_scale_from_the_label_column():

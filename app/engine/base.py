@@ -1,16 +1,31 @@
-"""The engine interface.
+"""The engine interface, and the work every backend shares.
 
-An engine owns a loaded base model and its LoRA adapters. A backend implements:
+An engine owns a loaded base model and its LoRA adapters. Callers use `generate`,
+`load_adapter`, `has_adapter`, `count_tokens`, `render_chat`, `close`, `name` and `model`.
+The base class does the shared part: which adapters are loaded with which checksum (the
+same checksum again is a no-op, a changed one reloads, a request naming an adapter that
+is not loaded is refused with `AdapterNotLoaded`), refusing requests once closed, and
+turning decoded text into streamed deltas (`DeltaStream`).
 
-- `generate(requests)`: run every request, ideally in one batch, and return one
-  `GenerationResult` per request in the same order;
-- `load_adapter(name, path, checksum)`: make a PEFT adapter directory usable under `name`
-  (again when its checksum changed);
+A new backend subclasses `Engine`, calls `super().__init__()` and implements:
+
+- `name` (class attribute: the backend, stored with every result) and `model` (what is
+  loaded, stored with every result);
+- `run(requests)`: run every request, ideally in one batch, and return one
+  `GenerationResult` per request in the same order. Adapters are already checked. Stream
+  each request's text through `DeltaStream(request.on_token)`;
+- `add_adapter(name, path, checksum)`: make the PEFT adapter directory `path` usable under
+  `name`, replacing what the backend holds under that name. Called with the model lock
+  held, only when that name is not loaded with that checksum;
 - `count_tokens(text)`: tokens of `text` in the model's tokenizer;
 - `render_chat(messages)`: the prompt text the model sees for chat `messages` (its chat
-  template, with the assistant turn opened).
+  template, with the assistant turn opened);
+- optionally `release()`: free threads, clients or the model (`close` calls it once).
 
-and sets `name` (the backend, stored with every result) and `model` (what is loaded).
+A backend whose generation reads the model while an adapter may be added passes the lock
+its generation holds to `super().__init__(model_lock=...)`. Then it registers a factory with
+`app.engine.registry.register_backend` (in `app/engine/__init__.py`, so that importing
+`app.engine` does not import the backend's libraries).
 """
 
 from __future__ import annotations
@@ -19,10 +34,12 @@ import threading
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 TokenCallback = Callable[[str], None]
+INCOMPLETE = "\ufffd"  # what a decoder shows for a multi-byte character cut short
 
 
 @dataclass
@@ -52,6 +69,17 @@ class GenerationResult:
         return (self.completion_tokens - 1) / self.generation_s
 
 
+class AdapterNotLoaded(KeyError):
+    """A request names an adapter that was not loaded (`load_adapter`) on this engine."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class EngineClosed(RuntimeError):
+    """The engine was closed before the request finished."""
+
+
 class FairLock:
     """A lock handed out in arrival order (first come, first served): concurrent
     comparisons waiting for the one engine are served as they came, so none starves, which
@@ -79,22 +107,102 @@ class FairLock:
         return len(self._queue)
 
 
+class DeltaStream:
+    """One request's streamed text: `update` takes the whole completion decoded so far and
+    sends `on_token` what was added since the last call.
+
+    A byte-level tokenizer splits a multi-byte character (an emoji, most CJK) over several
+    tokens; until its last byte arrives the decoded text ends in U+FFFD, so nothing is sent
+    then (the hold-back). Leading whitespace is not sent, since results are stripped; and a
+    decode that rewrote text already sent is not sent either (a delta cannot take it back).
+    `finish` sends what is left of the final text, hold-back or not."""
+
+    def __init__(self, on_token: TokenCallback | None) -> None:
+        self.on_token = on_token
+        self.sent = ""
+
+    def update(self, text: str) -> None:
+        if not text.endswith(INCOMPLETE):
+            self._send(text)
+
+    def finish(self, text: str) -> None:
+        self._send(text)
+
+    def _send(self, text: str) -> None:
+        text = text.lstrip()
+        if self.on_token is None or len(text) <= len(self.sent) or not text.startswith(self.sent):
+            return
+        delta, self.sent = text[len(self.sent) :], text
+        self.on_token(delta)
+
+
 class Engine(ABC):
+    """A loaded base model and its adapters; see the module docstring for what a backend
+    implements."""
+
     name: ClassVar[str]
     model: str
 
-    @abstractmethod
-    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
-        """Run `requests` (blocking) and return their results in order."""
+    def __init__(self, *, model_lock: AbstractContextManager | None = None) -> None:
+        self.model_lock = model_lock or threading.Lock()
+        self._checksums: dict[str, str] = {}  # adapter name -> checksum of its files
+        self._closed = False
 
-    @abstractmethod
+    # What callers use.
+
+    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        """Run `requests` (blocking) and return their results in order. `AdapterNotLoaded`
+        when one names an adapter that is not loaded; `EngineClosed` after `close`."""
+        self.check_open()
+        for request in requests:
+            if request.adapter and request.adapter not in self._checksums:
+                raise AdapterNotLoaded(f"adapter {request.adapter!r} is not loaded")
+        return self.run(requests)
+
     def load_adapter(self, name: str, path: str, checksum: str) -> None:
         """Load the PEFT adapter in directory `path` under `name`; a no-op when the same
-        checksum is loaded, a reload when the files under that name changed."""
+        checksum is loaded, a reload when the files under that name changed. If loading
+        fails, the name is no longer loaded (the backend may have dropped the old files)."""
+        with self.model_lock:
+            if self._checksums.get(name) == checksum:
+                return
+            self._checksums.pop(name, None)
+            self.add_adapter(name, path, checksum)
+            self._checksums[name] = checksum
 
-    @abstractmethod
     def has_adapter(self, name: str) -> bool:
         """Whether an adapter is loaded under `name`."""
+        return name in self._checksums
+
+    @property
+    def adapters(self) -> dict[str, str]:
+        """The loaded adapters: name -> checksum (a copy)."""
+        return dict(self._checksums)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def check_open(self) -> None:
+        if self._closed:
+            raise EngineClosed(f"the {self.name} engine is closed")
+
+    def close(self) -> None:
+        """Release what the backend holds (threads, clients, the model); later requests
+        get `EngineClosed`. Closing again does nothing."""
+        if not self._closed:
+            self._closed = True
+            self.release()
+
+    # What a backend implements.
+
+    @abstractmethod
+    def run(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        """Run `requests` (adapters checked) and return their results in order."""
+
+    @abstractmethod
+    def add_adapter(self, name: str, path: str, checksum: str) -> None:
+        """Make the PEFT adapter in `path` usable under `name`, replacing any held there."""
 
     @abstractmethod
     def count_tokens(self, text: str) -> int:
@@ -103,3 +211,6 @@ class Engine(ABC):
     @abstractmethod
     def render_chat(self, messages: list[dict[str, str]]) -> str:
         """`messages` in the model's chat template, ending with the assistant turn opened."""
+
+    def release(self) -> None:  # noqa: B027 (a hook: most backends hold nothing to release)
+        """Free threads, clients or the model; called once, by `close`."""

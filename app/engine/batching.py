@@ -33,13 +33,15 @@ import torch
 from transformers import DynamicCache
 
 from app.cores import CORES
-from app.engine.base import FairLock, GenerationRequest, GenerationResult
+from app.engine.base import (
+    DeltaStream,
+    EngineClosed,
+    FairLock,
+    GenerationRequest,
+    GenerationResult,
+)
 
 log = logging.getLogger(__name__)
-
-
-class EngineClosed(RuntimeError):
-    """The engine was closed before the request finished."""
 
 
 @dataclass
@@ -52,10 +54,13 @@ class Row:
     tokens: list[int] = field(default_factory=list)
     first_token_at: float | None = None
     finished_at: float | None = None
-    streamed: str = ""
+    stream: DeltaStream = field(init=False)
     result: GenerationResult | None = None
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.stream = DeltaStream(self.request.on_token)
 
     @property
     def position(self) -> int:
@@ -272,7 +277,7 @@ class Batcher:
         row.tokens.append(token)
         if row.request.on_token is not None:
             try:
-                self._stream(row)
+                row.stream.update(self.decode(row.tokens))
             except Exception as error:  # the caller's sink failed: only its row stops
                 self._finish(row, error=error)
                 return True
@@ -281,22 +286,19 @@ class Batcher:
             return True
         return False
 
-    def _stream(self, row: Row) -> None:
-        text = self.decode(row.tokens)
-        if text.endswith("\ufffd"):  # half of a multi-byte character: wait for the rest
-            return
-        delta = text[len(row.streamed) :]
-        if delta:
-            row.streamed = text
-            row.request.on_token(delta)
-
     def _finish(self, row: Row, error: BaseException | None = None) -> None:
         now = time.perf_counter()
         row.finished_at = now
+        text = self.decode(row.tokens).strip() if error is None else ""
+        if error is None and row.request.on_token is not None:
+            try:
+                row.stream.finish(text)
+            except Exception as sink_error:  # the caller's sink failed at the last piece
+                error = sink_error
         if error is None:
             first = row.first_token_at or now
             row.result = GenerationResult(
-                text=self.decode(row.tokens).strip(),
+                text=text,
                 prompt_tokens=len(row.prompt),
                 completion_tokens=len(row.tokens),
                 first_token_s=first - row.submitted_at,

@@ -17,27 +17,17 @@ from __future__ import annotations
 
 import ctypes
 import time
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import llama_cpp
-from jinja2.ext import loopcontrols
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from app.cores import CORES
-from app.engine.base import Engine, FairLock, GenerationRequest, GenerationResult
+from app.engine.base import DeltaStream, Engine, FairLock, GenerationRequest, GenerationResult
 from app.engine.gguf_lora import ensure_gguf_lora
+from app.engine.tokenizers import GGUFTokenizer
 
 CONTEXT_TOKENS = 8192  # prompt + completion; the key/value cache is sized for this many
 GGUF_MAGIC = b"GGUF"
-
-
-@dataclass
-class LoadedAdapter:
-    checksum: str
-    path: Path
-    handle: llama_cpp.llama_adapter_lora_p
 
 
 def can_run(base_model: str) -> bool:
@@ -50,67 +40,25 @@ def can_run(base_model: str) -> bool:
         return file.read(4) == GGUF_MAGIC
 
 
-class ChatTemplate:
-    """The model's chat template rendered as `transformers`' `apply_chat_template` renders
-    it: a sandboxed Jinja environment with `trim_blocks` and `lstrip_blocks`, the loop
-    controls extension, `raise_exception`, `strftime_now`, the special tokens as variables,
-    and `add_generation_prompt=True`."""
-
-    def __init__(self, source: str, special_tokens: dict[str, str]) -> None:
-        env = ImmutableSandboxedEnvironment(
-            trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols]
-        )
-        env.globals["raise_exception"] = self.raise_exception
-        env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
-        self.template = env.from_string(source)
-        self.special_tokens = special_tokens
-
-    @staticmethod
-    def raise_exception(message: str):
-        raise ValueError(f"chat template: {message}")
-
-    def render(self, messages: list[dict[str, str]]) -> str:
-        return self.template.render(
-            messages=messages, add_generation_prompt=True, **self.special_tokens
-        )
-
-
 class RequestTracker:
     """Called by llama-cpp-python after each sampled token (as a stopping criterion that never
     stops): notes the first token's time and streams the text decoded so far. At call k the
     context holds the prompt and the first k-1 completion tokens, so the stream trails by
-    one token; `finish` sends the rest."""
+    one token; `stream.finish` sends the rest."""
 
-    def __init__(self, llm: llama_cpp.Llama, prompt: list[int], request: GenerationRequest):
-        self.llm = llm
+    def __init__(self, tokenizer: GGUFTokenizer, prompt: list[int], request: GenerationRequest):
+        self.tokenizer = tokenizer
         self.prompt = prompt
-        self.request = request
+        self.stream = DeltaStream(request.on_token)
         self.first_token_at: float | None = None
-        self.streamed = ""
 
     def __call__(self, input_ids, logits) -> bool:
         if self.first_token_at is None:
             self.first_token_at = time.perf_counter()
-        if self.request.on_token is not None:
+        if self.stream.on_token is not None:
             completion = [int(t) for t in input_ids[len(self.prompt) :]]
-            self.send(self.decode(completion))
+            self.stream.update(self.tokenizer.decode(completion, prev_tokens=self.prompt))
         return False
-
-    def decode(self, completion: list[int]) -> str:
-        data = self.llm.detokenize(completion, prev_tokens=self.prompt)
-        return data.decode("utf-8", errors="replace").lstrip()
-
-    def send(self, text: str) -> None:
-        if text.endswith("\ufffd"):  # half of a multi-byte character: wait for the rest
-            return
-        delta = text[len(self.streamed) :]
-        if delta and text.startswith(self.streamed):
-            self.streamed = text
-            self.request.on_token(delta)
-
-    def finish(self, text: str) -> None:
-        if self.request.on_token is not None:
-            self.send(text)
 
 
 class LlamaCppEngine(Engine):
@@ -120,6 +68,8 @@ class LlamaCppEngine(Engine):
         path = Path(base_model)
         if path.suffix != ".gguf" or not path.is_file():
             raise FileNotFoundError(f"the llamacpp engine needs a GGUF model file: {base_model}")
+        self._lock = FairLock()  # whole calls and adapter loads, in arrival order
+        super().__init__(model_lock=self._lock)
         self.base_model = base_model
         self.model = path.name
         self.llm = llama_cpp.Llama(
@@ -129,48 +79,37 @@ class LlamaCppEngine(Engine):
             n_threads_batch=threads or None,
             verbose=False,
         )
-        template = self.llm.metadata.get("tokenizer.chat_template")
-        if not template:
+        self.tokenizer = GGUFTokenizer(self.llm)
+        if not self.tokenizer.template_source:
             raise ValueError(f"{path.name} has no chat template (tokenizer.chat_template)")
-        self.chat_template = ChatTemplate(template, self.specials())
-        self._adapters: dict[str, LoadedAdapter] = {}
+        self._handles: dict[str, llama_cpp.llama_adapter_lora_p] = {}
         self._active: str | None = None
-        self._lock = FairLock()  # whole calls, in arrival order
 
-    def specials(self) -> dict[str, str]:
-        """The special tokens a chat template may refer to, as strings."""
-        model = self.llm._model
-        ids = {"bos_token": self.llm.token_bos(), "eos_token": self.llm.token_eos()}
-        return {name: model.token_get_text(i) for name, i in ids.items() if i >= 0}
+    @classmethod
+    def from_settings(cls, settings) -> LlamaCppEngine:
+        return cls(settings.base_model, threads=settings.inference_threads)
 
     def render_chat(self, messages: list[dict[str, str]]) -> str:
-        return self.chat_template.render(messages)
+        return self.tokenizer.render_chat(messages)
 
     def tokenize(self, text: str) -> list[int]:
-        """Tokens of `text`, special-token markers (`<|im_start|>`) parsed as such, no BOS:
-        what `transformers` does with `add_special_tokens=False`."""
-        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        """Tokens of `text` as `transformers` makes them with `add_special_tokens=False`."""
+        return self.tokenizer.tokenize(text)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenize(text))
 
-    def has_adapter(self, name: str) -> bool:
-        return name in self._adapters
-
-    def load_adapter(self, name: str, path: str, checksum: str) -> None:
+    def add_adapter(self, name: str, path: str, checksum: str) -> None:
         """Convert the PEFT adapter to a GGUF LoRA (once per checksum) and load it."""
-        with self._lock:
-            loaded = self._adapters.get(name)
-            if loaded is not None and loaded.checksum == checksum:
-                return
-            lora = ensure_gguf_lora(path, checksum, self.base_model)
-            handle = llama_cpp.llama_adapter_lora_init(self.llm.model, str(lora).encode())
-            if not handle:
-                raise RuntimeError(f"llama.cpp could not load the GGUF LoRA {lora}")
-            if loaded is not None:  # same name, new files: replace it
-                self.use_adapter(None)
-                llama_cpp.llama_adapter_lora_free(loaded.handle)
-            self._adapters[name] = LoadedAdapter(checksum, lora, handle)
+        lora = ensure_gguf_lora(path, checksum, self.base_model)
+        handle = llama_cpp.llama_adapter_lora_init(self.llm.model, str(lora).encode())
+        if not handle:
+            raise RuntimeError(f"llama.cpp could not load the GGUF LoRA {lora}")
+        replaced = self._handles.get(name)
+        if replaced is not None:  # same name, new files: replace it
+            self.use_adapter(None)
+            llama_cpp.llama_adapter_lora_free(replaced)
+        self._handles[name] = handle
 
     def use_adapter(self, name: str | None) -> None:
         """Put `name` (None: no adapter) on the context; drop the prompt cache on a change."""
@@ -179,7 +118,7 @@ class LlamaCppEngine(Engine):
         if name is None:
             status = llama_cpp.llama_set_adapters_lora(self.llm.ctx, None, 0, None)
         else:
-            handles = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self._adapters[name].handle)
+            handles = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self._handles[name])
             scales = (ctypes.c_float * 1)(1.0)
             status = llama_cpp.llama_set_adapters_lora(self.llm.ctx, handles, 1, scales)
         if status != 0:
@@ -187,17 +126,15 @@ class LlamaCppEngine(Engine):
         self.llm.reset()  # no cached prefix is reused: its keys came from another adapter
         self._active = name
 
-    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
-        for request in requests:
-            if request.adapter and request.adapter not in self._adapters:
-                raise KeyError(f"adapter {request.adapter!r} is not loaded")
+    def run(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         return [self.generate_one(request) for request in requests]
 
     def generate_one(self, request: GenerationRequest) -> GenerationResult:
         with self._lock, CORES:
+            self.check_open()  # closed while this request waited for the lock
             self.use_adapter(request.adapter)
             prompt = self.tokenize(self.render_chat(request.messages))
-            tracker = RequestTracker(self.llm, prompt, request)
+            tracker = RequestTracker(self.tokenizer, prompt, request)
             started = time.perf_counter()
             completion = self.llm.create_completion(
                 prompt,
@@ -207,7 +144,7 @@ class LlamaCppEngine(Engine):
             )
             ended = time.perf_counter()
         text = completion["choices"][0]["text"].strip()
-        tracker.finish(text)
+        tracker.stream.finish(text)
         usage = completion["usage"]
         first = tracker.first_token_at or ended
         return GenerationResult(
@@ -217,6 +154,12 @@ class LlamaCppEngine(Engine):
             first_token_s=first - started,
             generation_s=ended - first,
         )
+
+    def release(self) -> None:
+        """Free the model and its context once no request is using them (the adapters are
+        freed with the model)."""
+        with self._lock:
+            self.llm.close()
 
     @staticmethod
     def sampling_kwargs(temperature: float) -> dict:

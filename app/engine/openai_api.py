@@ -6,7 +6,7 @@ arrives: text deltas go to the request's `on_token`, the first-token time is tak
 first content delta, and the token counts are the server's `usage` (asked for with
 `stream_options: {"include_usage": true}`). A server that sends no usage in a stream
 (llama-cpp-python's own server is one) gets its tokens counted here instead, with the base
-model's tokenizer (`local_tokenizer`).
+model's tokenizer (`tokenizers.local_tokenizer`).
 
 Adapters follow the vLLM / llama.cpp-server convention: each LoRA is served as a model of
 its own, under the adapter's name unless `adapter_models` maps it to another. The server
@@ -35,11 +35,17 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
-from app.engine.base import Engine, GenerationRequest, GenerationResult, TokenCallback
+from app.engine.base import (
+    DeltaStream,
+    Engine,
+    GenerationRequest,
+    GenerationResult,
+    TokenCallback,
+)
+from app.engine.tokenizers import GGUFTokenizer, HFTokenizer, local_tokenizer
 
 log = logging.getLogger(__name__)
 ERROR_DETAIL_CHARS = 300
@@ -64,10 +70,14 @@ class StreamedAnswer:
 
     on_token: TokenCallback | None = None
     pieces: list[str] = field(default_factory=list)
+    stream: DeltaStream = field(init=False, repr=False)
     first_piece_at: float | None = None
     finish_reason: str | None = None
     usage: dict | None = None
     done: bool = False
+
+    def __post_init__(self) -> None:
+        self.stream = DeltaStream(self.on_token)
 
     @property
     def text(self) -> str:
@@ -102,62 +112,7 @@ class StreamedAnswer:
         if self.first_piece_at is None:
             self.first_piece_at = time.perf_counter()
         self.pieces.append(content)
-        if self.on_token is not None:
-            self.on_token(content)
-
-
-@dataclass(frozen=True)
-class ServedAdapter:
-    checksum: str
-    model: str  # its name on the server
-
-
-class GGUFTokenizer:
-    """A GGUF base's vocabulary and chat template, opened by llama.cpp without its weights
-    (about 0.1 s): prompts rendered and counted as the llamacpp engine does."""
-
-    def __init__(self, path: str) -> None:
-        from app.engine.llamacpp import ChatTemplate, llama_cpp
-
-        # no weights, so no decoding; llama-cpp-python makes a (tiny) context all the same
-        self.llm = llama_cpp.Llama(model_path=path, vocab_only=True, n_ctx=16, verbose=False)
-        ids = {"bos_token": self.llm.token_bos(), "eos_token": self.llm.token_eos()}
-        specials = {name: self.llm._model.token_get_text(i) for name, i in ids.items() if i >= 0}
-        source = self.llm.metadata.get("tokenizer.chat_template") or ""
-        self.template = ChatTemplate(source, specials)
-
-    def render_chat(self, messages: list[dict[str, str]]) -> str:
-        return self.template.render(messages)
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
-
-
-class HFTokenizer:
-    """A model directory's or hub id's tokenizer: prompts rendered and counted as the
-    transformers engine does."""
-
-    def __init__(self, source: str) -> None:
-        from transformers import AutoTokenizer
-
-        self.tokenizer = AutoTokenizer.from_pretrained(source)
-
-    def render_chat(self, messages: list[dict[str, str]]) -> str:
-        return self.tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True
-        )
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
-
-
-def local_tokenizer(base_model: str) -> GGUFTokenizer | HFTokenizer:
-    """The base model's tokenizer on this machine, for `count_tokens`, `render_chat` and
-    the token counts a server leaves out."""
-    path = Path(base_model)
-    if path.suffix == ".gguf" and path.is_file():
-        return GGUFTokenizer(base_model)
-    return HFTokenizer(base_model)
+        self.stream.update(self.text)
 
 
 class OpenAIEngine(Engine):
@@ -175,6 +130,7 @@ class OpenAIEngine(Engine):
         extra_body: dict | None = None,
         max_concurrent: int = 8,
     ) -> None:
+        super().__init__()
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.base_model = base_model
@@ -185,7 +141,7 @@ class OpenAIEngine(Engine):
         self._api_key = api_key
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.client = httpx.Client(headers=headers, timeout=timeout_s)
-        self._adapters: dict[str, ServedAdapter] = {}
+        self._served: dict[str, str] = {}  # adapter name -> its model name on the server
         self._tokenizer: GGUFTokenizer | HFTokenizer | None = None
         self._tokenizer_lock = threading.Lock()
         self._usage_missing_noted = False
@@ -214,7 +170,7 @@ class OpenAIEngine(Engine):
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path}"
 
-    def close(self) -> None:
+    def release(self) -> None:
         self.client.close()
 
     # Tokens and chat template: the server's, reproduced locally from the base model.
@@ -235,15 +191,9 @@ class OpenAIEngine(Engine):
 
     # Adapters: models the server serves.
 
-    def has_adapter(self, name: str) -> bool:
-        return name in self._adapters
-
-    def load_adapter(self, name: str, path: str, checksum: str) -> None:
+    def add_adapter(self, name: str, path: str, checksum: str) -> None:
         """Check that the server lists the adapter's model (`path` is not used: the server
-        loaded the files itself). A checksum already checked is not checked again."""
-        loaded = self._adapters.get(name)
-        if loaded is not None and loaded.checksum == checksum:
-            return
+        loaded the files itself; a checksum already checked is not checked again)."""
         served = self.adapter_models.get(name, name)
         models = self.served_models()
         if served not in models:
@@ -253,7 +203,7 @@ class OpenAIEngine(Engine):
                 f"(it lists: {listed or 'none'}); serve the adapter under that name or map "
                 "it with TRITUNE_OPENAI_ADAPTER_MODELS"
             )
-        self._adapters[name] = ServedAdapter(checksum, served)
+        self._served[name] = served
 
     def served_models(self) -> list[str]:
         url = self.url("models")
@@ -264,12 +214,9 @@ class OpenAIEngine(Engine):
 
     # Generation.
 
-    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+    def run(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         """All requests at once, one thread each (at most `max_concurrent`); the results
         in order. `on_token` callbacks may run on several threads at a time."""
-        for request in requests:
-            if request.adapter and request.adapter not in self._adapters:
-                raise KeyError(f"adapter {request.adapter!r} is not loaded")
         workers = min(len(requests), self.max_concurrent)
         if workers <= 1:
             return [self.generate_one(request) for request in requests]
@@ -285,6 +232,7 @@ class OpenAIEngine(Engine):
             self.check_status(response, url)
             self.read_stream(response, answer, url)
         ended = time.perf_counter()
+        answer.stream.finish(answer.text.strip())
         first = answer.first_piece_at or ended
         prompt_tokens, completion_tokens = self.token_counts(request, answer)
         return GenerationResult(
@@ -298,7 +246,7 @@ class OpenAIEngine(Engine):
     def request_body(self, request: GenerationRequest) -> dict:
         """Greedy at temperature 0; `top_p` 1 so that no other temperature is cut either.
         The extra fields go first: TriTune's own win."""
-        served = self._adapters[request.adapter].model if request.adapter else self.model
+        served = self._served[request.adapter] if request.adapter else self.model
         return {
             **self.extra_body,
             "model": served,

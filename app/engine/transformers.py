@@ -118,7 +118,6 @@ class TransformersEngine(Engine):
             self._model.to(getattr(torch, dtype))
             self.model = f"{self.model} ({dtype})"  # stored with every result
         self._model.eval()
-        self._adapters: dict[str, str] = {}
         self._batcher = Batcher(
             model_fn=lambda: self._model,
             adapter_kwargs=self.adapter_kwargs,
@@ -126,28 +125,32 @@ class TransformersEngine(Engine):
             stop_ids=self.stop_ids(),
             max_rows=max_batch_rows,
         )
+        super().__init__(model_lock=self._batcher.model_lock)  # adapters load between steps
 
-    def close(self) -> None:
+    @classmethod
+    def from_settings(cls, settings) -> TransformersEngine:
+        return cls(
+            settings.base_model,
+            threads=settings.inference_threads,
+            max_batch_rows=settings.max_batch_rows,
+            cache_dir=settings.models_cache_dir,
+            dtype=settings.transformers_dtype,
+        )
+
+    def release(self) -> None:
         """Stop the batcher's worker (also done at interpreter exit)."""
         self._batcher.close()
 
-    def has_adapter(self, name: str) -> bool:
-        return name in self._adapters
-
-    def load_adapter(self, name: str, path: str, checksum: str) -> None:
+    def add_adapter(self, name: str, path: str, checksum: str) -> None:
         from peft import PeftModel
 
-        with self._batcher.model_lock:  # between two decoding steps
-            if self._adapters.get(name) == checksum:
-                return
-            if name in self._adapters:  # same name, new files: replace it
+        if isinstance(self._model, PeftModel):
+            if name in self._model.peft_config:  # same name, new files: replace it
                 self._model.delete_adapter(name)
-            if isinstance(self._model, PeftModel):
-                self._model.load_adapter(path, adapter_name=name)
-            else:
-                self._model = PeftModel.from_pretrained(self._model, path, adapter_name=name)
-            self._model.eval()
-            self._adapters[name] = checksum
+            self._model.load_adapter(path, adapter_name=name)
+        else:
+            self._model = PeftModel.from_pretrained(self._model, path, adapter_name=name)
+        self._model.eval()
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenize(text))
@@ -155,12 +158,9 @@ class TransformersEngine(Engine):
     def render_chat(self, messages: list[dict[str, str]]) -> str:
         return render_chat(self.tokenizer, messages)
 
-    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+    def run(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         """Queue every request for the batcher, then wait for all of them: requests that
         arrive together, from this call or from others, decode in the same steps."""
-        for request in requests:
-            if request.adapter and request.adapter not in self._adapters:
-                raise KeyError(f"adapter {request.adapter!r} is not loaded")
         rows = [
             self._batcher.submit(request, self.tokenize(self.render_chat(request.messages)))
             for request in requests
@@ -172,7 +172,7 @@ class TransformersEngine(Engine):
 
     def adapter_kwargs(self, rows: list[Row]) -> dict:
         """Each row's adapter for PEFT's mixed-adapter forward (none before any is loaded)."""
-        if not self._adapters:
+        if not self._checksums:
             return {}
         return {"adapter_names": [row.request.adapter or BASE_ADAPTER for row in rows]}
 
