@@ -217,7 +217,7 @@ def test_a_closed_batcher_refuses_new_requests(transformers_engine):
 
 def test_transformers_in_bfloat16_serves_the_adapter(settings, demo_adapter):
     """The bfloat16 option (batches of rows cost little more than one row on CPUs with
-    AVX512-BF16, see README): the adapter still answers with the triage JSON, and results
+    AVX512-BF16, see docs/measured.md): the adapter still answers with the triage JSON, and results
     name the dtype."""
     from app.engine import load_engine
 

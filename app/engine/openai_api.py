@@ -16,7 +16,7 @@ loads the adapter's files itself, so `load_adapter` only checks that it lists th
 The requests of one `generate` call are sent at once, one thread each (at most
 `max_concurrent`): a server that batches (vLLM, llama.cpp's server with several slots)
 answers them together; one that serialises (llama-cpp-python's server) answers them in
-turn, as fast as if they had been sent one by one (measured: see README).
+turn, as fast as if they had been sent one by one (measured: see docs/engines.md).
 
 Errors are raised with a message naming the URL and the HTTP status, never the API key:
 
