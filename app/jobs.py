@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import URL, Connection, Engine, func, select
+from sqlalchemy import URL, Connection, Engine, Select, func, select
 from sqlalchemy.orm import Session
 
 from app.errors import AppError, NotFound
@@ -119,12 +119,19 @@ def claim(session: Session, kind: JobKind, job_id: int | None = None) -> Any | N
 
 def next_queued(session: Session, kind: JobKind, job_id: int | None = None) -> Any | None:
     """The oldest queued job, locked until this transaction ends; rows other transactions
-    have locked are skipped, not waited for."""
+    hold are skipped, not waited for."""
     statement = select(kind.row).where(kind.row.status == QUEUED)
     if job_id is not None:
         statement = statement.where(kind.row.id == job_id)
     statement = statement.order_by(kind.row.id).limit(1)
-    return session.scalar(statement.with_for_update(skip_locked=True, key_share=True))
+    return session.scalar(skip_locked(statement))
+
+
+def skip_locked(statement: Select) -> Select:
+    """The rows no other transaction holds, locked until this one ends (FOR NO KEY UPDATE, as
+    in `get_job`), as they are now rather than as this session last saw them."""
+    locking = statement.with_for_update(skip_locked=True, key_share=True)
+    return locking.execution_options(populate_existing=True)
 
 
 def advance(session: Session, job: Any, done: int, total: int) -> None:
@@ -160,7 +167,12 @@ def finish(session: Session, kind: JobKind, job: Any, state: str, error: str | N
 
 
 def run_job(runtime: Runtime, kind: JobKind, job_id: int, **options: Any) -> None:
-    """The rest of a claimed job's life: its kind's work, then its end."""
+    """The rest of the life of a job this process claimed (JobConflict for any other job):
+    its kind's work, then its end."""
+    with runtime.session() as session:
+        job = get_job(session, kind, job_id)
+        if job.status != RUNNING or job.owner != owner_name():
+            raise JobConflict(f"{kind.name} {job_id} is {job.status}, not claimed by this process")
     try:
         kind.run(runtime, job_id, **options)
         state, error = DONE, None
@@ -179,11 +191,8 @@ def run_job(runtime: Runtime, kind: JobKind, job_id: int, **options: Any) -> Non
 def mark_interrupted(session: Session, kind: JobKind) -> int:
     """Mark `interrupted` the running jobs whose owner has stopped (they will never finish);
     commits and returns how many."""
-    running = session.scalars(
-        select(kind.row)
-        .where(kind.row.status == RUNNING)
-        .with_for_update(skip_locked=True, key_share=True)
-    )
+    statement = select(kind.row).where(kind.row.status == RUNNING)
+    running = session.scalars(skip_locked(statement))
     gone = [job for job in running if not owner_alive(session, job.owner)]
     for job in gone:
         finish(session, kind, job, INTERRUPTED, f"the process running this {kind.name} stopped")

@@ -177,6 +177,8 @@ def test_a_job_ends_done_under_its_kinds_name_or_failed(chore_runtime, session):
     fine, broken = add_chores(session, 2)
     broken.fail_at = 2
     session.commit()
+    with pytest.raises(jobs.JobConflict, match="is queued, not claimed by this process"):
+        jobs.run_job(chore_runtime, CHORES, fine.id)
     for chore in (fine, broken):
         jobs.claim(session, CHORES, chore.id)
         jobs.run_job(chore_runtime, CHORES, chore.id)
