@@ -13,7 +13,7 @@
   lock named after itself for as long as it lives, so that any process, on any host, can
   tell a live owner from a gone one: the lock is free once the owner's connection is gone.
   A `running` job whose owner's lock is free is marked `interrupted` (`mark_interrupted`:
-  by each worker when it starts, and by whatever must not wait on such a job).
+  by each worker when it starts, and before a new eval checks that none is active).
 - **Progress and cancel**: after each step or item the work calls `advance`, which writes
   `done`/`total` to the row and raises `JobCancelled` if a cancel was asked; the job ends
   `cancelled` and keeps what it stored. A queued job is cancelled at once.
@@ -27,7 +27,8 @@ A job kind (`JobKind`) provides:
   may `finish` the job itself, as a training does with its adapter);
 - optionally `on_end(session, job)`: what it keeps whatever the end (an eval's summary),
   written in the transaction that writes its final status;
-- `done_status`: the status its rows and its API say for `done`.
+- `done_status`: the status its rows and its API say for `done`;
+- `needs_models`: whether its worker waits for this process's models before claiming.
 
 Status names: the stored status is the one the API shows. Trainings have said `succeeded`
 for `done` since the first REST version (API, pages, scripts), eval runs `done`; so each
