@@ -34,9 +34,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.runtime = runtime or Runtime(settings or get_settings())
         if own:
             app.state.runtime.migrate()
-            mark_interrupted_evals(app.state.runtime)
             app.state.runtime.load_in_background()
         app.state.runtime.training_worker()
+        app.state.runtime.eval_worker()  # claims queued evals once the models are loaded
         yield
         if own:
             app.state.runtime.close()
@@ -48,14 +48,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
-
-
-def mark_interrupted_evals(runtime: Runtime) -> None:
-    """An eval that was running when the server stopped will never finish: say so."""
-    from app.evals.runner import mark_interrupted
-
-    with runtime.session() as session:
-        mark_interrupted(session)
 
 
 def configure_logging() -> None:

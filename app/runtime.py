@@ -20,6 +20,7 @@ from app.cores import configure_threads
 from app.db.session import make_engine, make_sessionmaker, migrate
 from app.engine import Engine, load_engine
 from app.errors import Busy, NotReady
+from app.jobs import JobKind, JobWorker
 from app.rag.embedding import Embedder
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class Runtime:
         self.load_error: str | None = None
         self._ready = threading.Event()
         self._slots = threading.BoundedSemaphore(settings.max_pending_comparisons)
-        self._training_worker = None
+        self._workers: dict[str, JobWorker] = {}
         self._worker_lock = threading.Lock()
 
     def migrate(self) -> None:
@@ -121,28 +122,36 @@ class Runtime:
         finally:
             self._slots.release()
 
-    def training_worker(self):
-        """The one background worker that runs this runtime's training jobs (started on
-        first use, when it marks jobs left `running` by a stopped server as interrupted;
-        started again if it was stopped)."""
-        from app.finetune.jobs import TrainingWorker
-
+    def worker(self, kind: JobKind) -> JobWorker:
+        """The one background worker that runs this runtime's jobs of `kind` (started on first
+        use, and again if it was stopped; each start marks the kind's jobs whose process
+        stopped as interrupted)."""
         with self._worker_lock:
-            if self._training_worker is None or not self._training_worker.alive:
-                first = self._training_worker is None
-                self._training_worker = TrainingWorker(self)
-                self._training_worker.start(mark_interrupted=first)
-        return self._training_worker
+            worker = self._workers.get(kind.name)
+            if worker is None or not worker.alive:
+                worker = self._workers[kind.name] = JobWorker(self, kind)
+                worker.start()
+        return worker
+
+    def training_worker(self) -> JobWorker:
+        from app.finetune.jobs import TRAINING
+
+        return self.worker(TRAINING)
+
+    def eval_worker(self) -> JobWorker:
+        from app.evals.runner import EVAL_RUNS
+
+        return self.worker(EVAL_RUNS)
 
     def close(self) -> None:
-        """Stop the training worker, close the engine `load` loaded (its threads, clients
-        and model) and release database connections. The runtime stays usable: a later
-        `training_worker()` starts a new worker, and `load()` loads the engine again (until
-        then `models()` answers NotReady and a training job waits for it). An engine given
-        to the runtime is left open."""
+        """Stop the job workers, close the engine `load` loaded (its threads, clients and
+        model) and release database connections. The runtime stays usable: a later
+        `worker()` starts a new worker, and `load()` loads the engine again (until then
+        `models()` answers NotReady and a job that needs the models waits for it). An engine
+        given to the runtime is left open."""
         with self._worker_lock:
-            if self._training_worker is not None:
-                self._training_worker.stop()
+            for worker in self._workers.values():
+                worker.stop()
         self.close_engine()
         self.db.dispose()
 

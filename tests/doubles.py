@@ -4,6 +4,7 @@ training worker, with another engine (the test double, app/engine/echo.py)."""
 from __future__ import annotations
 
 from app.engine import Engine
+from app.jobs import JobKind, JobWorker
 from app.runtime import Runtime
 
 
@@ -11,14 +12,13 @@ class SharedRuntime(Runtime):
     """`shared`'s settings, database and embedding model, with `engine` (which `close`
     leaves open: the fixture that made it closes it).
 
-    Training jobs go to `shared`'s worker, which evaluates a trained adapter with the real
-    engine; a second worker would also mark the first one's running jobs interrupted when
-    it starts."""
+    Jobs (trainings, eval runs) go to `shared`'s workers, which run them with the real
+    engine: a second worker of a kind would race the first for every job."""
 
     def __init__(self, shared: Runtime, engine: Engine) -> None:
         super().__init__(shared.settings, engine=engine)
         self.embedder = shared.embedder
         self.shared = shared
 
-    def training_worker(self):
-        return self.shared.training_worker()
+    def worker(self, kind: JobKind) -> JobWorker:
+        return self.shared.worker(kind)

@@ -4,14 +4,14 @@ scores, summary, results page, export, report; bad input; one eval at a time; re
 import csv
 import io
 import json
-import socket
 import time
 
 import pytest
 from sqlalchemy import func, select
 
 from app.db.models import Comparison, EvalItem, EvalRun, EvalScore, EvalSet, Scenario
-from app.evals.runner import mark_interrupted
+from app.evals.runner import EVAL_RUNS
+from tests.job_owners import interrupted_once_gone, live_owner
 
 ACTIVE = ("queued", "running")
 
@@ -188,40 +188,56 @@ def test_a_scenario_without_documents_or_adapter_runs_the_levels_it_can(client, 
     assert "rag skipped: scenario" in page.text
 
 
-def test_one_eval_at_a_time_and_a_restart_marks_a_running_eval_interrupted(client, session):
+def test_one_eval_at_a_time_and_runs_whose_process_stopped_are_interrupted(
+    client, session, runtime
+):
     scenario = session.scalar(select(Scenario).where(Scenario.slug == "northwind"))
     eval_set = session.scalar(select(EvalSet).where(EvalSet.scenario_id == scenario.id))
-    stale = EvalRun(
-        scenario_id=scenario.id,
-        eval_set_id=eval_set.id,
-        status="running",
-        options={},
-        levels=["prompt"],
-        skipped={},
-        total=3,
-        done=1,
-    )
-    orphan = EvalRun(
-        scenario_id=scenario.id,
-        eval_set_id=eval_set.id,
-        status="running",
-        options={"worker": f"{socket.gethostname()}:999999999"},  # a process that is gone
-        levels=["prompt"],
-        skipped={},
-        total=3,
-        done=1,
-    )
-    session.add_all([stale, orphan])
+
+    def running(owner: str | None) -> EvalRun:
+        return EvalRun(
+            scenario_id=scenario.id,
+            eval_set_id=eval_set.id,
+            status="running",
+            options={},
+            levels=["prompt"],
+            skipped={},
+            total=3,
+            done=1,
+            owner=owner,
+        )
+
+    stale = running(None)  # left by a server from before owners were recorded
+    orphan = running("old-container:1:0badc0de")  # a process that is gone
+    elsewhere = running("replica-2:7:5eed5eed")  # another replica, alive: it holds its lock
+    session.add_all([stale, orphan, elsewhere])
     session.commit()
-    busy = client.post("/api/v1/scenarios/northwind/evals", json={"limit": 1})
-    assert busy.status_code == 409
-    session.refresh(orphan)
-    assert orphan.status == "interrupted" and "process running this eval" in orphan.error
-    assert mark_interrupted(session) == 1
-    session.refresh(stale)
-    assert stale.status == "interrupted" and "server stopped" in stale.error
-    progress = client.get(f"/evals/{stale.id}/progress")
-    assert "interrupted" in progress.text and "hx-trigger" not in progress.text
+    with live_owner(runtime.db, elsewhere.owner):
+        busy = client.post("/api/v1/scenarios/northwind/evals", json={"limit": 1})
+        assert busy.status_code == 409 and "already running" in busy.json()["detail"]
+        for run in (stale, orphan):
+            session.refresh(run)
+            assert run.status == "interrupted" and "process running this eval" in run.error
+            assert run.summary is not None  # over the scores it stored (none here)
+        progress = client.get(f"/evals/{stale.id}/progress")
+        assert "interrupted" in progress.text and "hx-trigger" not in progress.text
+        cancel_from_the_page(client, elsewhere.id)
+        session.refresh(elsewhere)
+        assert elsewhere.status == "running" and elsewhere.cancel_requested
+    # the replica stopped before its next item
+    assert interrupted_once_gone(session, EVAL_RUNS) == 1
+    session.refresh(elsewhere)
+    assert elsewhere.status == "interrupted"
+
+
+def cancel_from_the_page(client, run_id: int) -> None:
+    """The progress partial's Cancel button, then the partial saying the run is stopping."""
+    fragment = client.get(f"/evals/{run_id}/progress", headers={"HX-Request": "true"}).text
+    assert f'hx-post="/evals/{run_id}/cancel"' in fragment and "disabled" not in fragment
+    cancelled = client.post(f"/evals/{run_id}/cancel", headers={"HX-Request": "true"})
+    assert cancelled.headers["HX-Redirect"] == f"/evals/{run_id}"
+    fragment = client.get(f"/evals/{run_id}/progress", headers={"HX-Request": "true"}).text
+    assert "stopping after the current item" in fragment and "disabled" in fragment
 
 
 def test_the_eval_page_starts_a_run_and_polls_its_progress(client):
@@ -251,3 +267,30 @@ def test_two_runs_of_a_scenario_compare_with_changes_highlighted(client, demo_ru
     bare = client.get("/api/v1/scenarios/bare-evals/evals").json()[0]
     other = client.get(f"/evals/{bare['id']}/compare", params={"other": demo_run["id"]})
     assert other.status_code == 422 and "same scenario" in other.text
+
+
+def test_a_cancelled_eval_stops_at_its_next_item_and_keeps_its_scores(client, session):
+    started = client.post(
+        "/api/v1/scenarios/northwind/evals",
+        json={"limit": 12, "levels": ["prompt"], "max_new_tokens": 4},
+    )
+    assert started.status_code == 202, started.text
+    run_id = started.json()["id"]
+    deadline = time.monotonic() + 300
+    while client.get(f"/api/v1/evals/{run_id}").json()["done"] < 1:
+        assert time.monotonic() < deadline, "the eval did not start"
+        time.sleep(0.1)
+    asked = client.post(f"/api/v1/evals/{run_id}/cancel")
+    assert asked.status_code == 200, asked.text
+    assert asked.json()["cancel_requested"] and asked.json()["status"] == "running"
+    assert client.post(f"/api/v1/evals/{run_id}/cancel").status_code == 409
+    run = wait_for(client, run_id)
+    assert run["status"] == "cancelled" and 1 <= run["done"] < run["total"] == 12
+    scores = session.scalar(select(func.count(EvalScore.id)).where(EvalScore.eval_run_id == run_id))
+    assert scores == run["done"]  # one level: one score per item done
+    assert run["summary"]["items"] == run["done"] and session.get(EvalRun, run_id).summary
+    again = client.post(f"/api/v1/evals/{run_id}/cancel")
+    assert again.status_code == 409 and "already cancelled" in again.json()["detail"]
+    assert client.post("/api/v1/evals/999999/cancel").status_code == 404
+    page = client.get(f"/evals/{run_id}")
+    assert f"Cancelled after {run['done']} of 12 comparisons" in page.text

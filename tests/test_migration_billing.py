@@ -1,4 +1,4 @@
-"""Revision 0006 fills the billing inputs of results stored before it, in a scratch database
+"""Revision 0007 fills the billing inputs of results stored before it, in a scratch database
 on the tests' embedded server."""
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def test_existing_results_get_machine_seconds_and_the_embedding_tokens_known(scr
     upgrade(scratch, "0005")
     with scratch.begin() as connection:
         insert_comparison(connection)
-    upgrade(scratch, "0006")
+    upgrade(scratch, "0007")
     with scratch.connect() as connection:
         rows = connection.execute(text("SELECT level, machine_s, embedding_tokens FROM results"))
         stored = {level: (seconds, tokens) for level, seconds, tokens in rows}

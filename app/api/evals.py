@@ -23,7 +23,13 @@ from app.db.queries import get_scenario
 from app.deps import RuntimeDep, SessionDep, SettingsDep
 from app.evals.decision import scenario_report
 from app.evals.items import EvalSetInvalid, parse_eval_jsonl, store_eval_set
-from app.evals.runner import EvalOptions, current_summary, get_eval_run, start_eval
+from app.evals.runner import (
+    EvalOptions,
+    cancel_eval_run,
+    current_summary,
+    get_eval_run,
+    start_eval,
+)
 from app.evals.scoring import QUALITY_METRICS
 from app.evals.summary import winners
 from app.levels import level_names
@@ -69,6 +75,7 @@ class EvalRunPublic(BaseModel):
     levels: list[str]
     skipped: dict[str, str]
     options: dict[str, Any]
+    cancel_requested: bool
     error: str | None
     created_at: datetime
     finished_at: datetime | None
@@ -87,6 +94,7 @@ class EvalRunPublic(BaseModel):
             levels=run.levels,
             skipped=run.skipped,
             options={k: v for k, v in run.options.items() if k != "item_ids"},
+            cancel_requested=run.cancel_requested,
             error=run.error,
             created_at=run.created_at,
             finished_at=run.finished_at,
@@ -168,6 +176,15 @@ def read_eval(eval_id: EvalId, session: SessionDep):
     """Status, progress (comparisons done / total) and the summary per level and per kind
     (so far, while it runs), with the winning level per metric."""
     run = get_eval_run(session, eval_id)
+    return EvalRunPublic.of(run, current_summary(session, run))
+
+
+@router.post("/evals/{eval_id}/cancel", response_model=EvalRunPublic)
+def cancel_eval(eval_id: EvalId, session: SessionDep):
+    """Cancel a queued run, or stop a running one after its current item; it keeps the scores
+    it stored and its summary over them (409 when already finished or being cancelled)."""
+    run = cancel_eval_run(session, eval_id)
+    session.commit()
     return EvalRunPublic.of(run, current_summary(session, run))
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, synonym
 
 EMBEDDING_DIM = 384
 
@@ -32,6 +32,18 @@ class Base(DeclarativeBase):
 
 def created_at_column() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class JobColumns:
+    """The columns of a background job's row, for the lifecycle in app/jobs.py; the job's
+    table also has its progress as `done` and `total` (columns or synonyms)."""
+
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    owner: Mapped[str | None] = mapped_column(String(300))  # host:pid:nonce of its process
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Scenario(Base):
@@ -221,32 +233,28 @@ class Result(Base):
     comparison: Mapped[Comparison] = relationship(back_populates="results")
 
 
-class Training(Base):
-    """A LoRA training job: queued, run by the background worker one at a time, and either
-    registering its adapter (succeeded) or leaving the registry as it was."""
+class Training(JobColumns, Base):
+    """A LoRA training job (app/finetune/jobs.py): either registering its adapter (status
+    `succeeded`, the training's name for `done`) or leaving the registry as it was."""
 
     __tablename__ = "trainings"
     __table_args__ = (Index("ix_trainings_status", "status", "id"),)
-    STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
-    FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
     adapter_name: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(16), default="queued")
     config: Mapped[dict[str, Any]]
     activate: Mapped[bool] = mapped_column(Boolean, default=False)
     step: Mapped[int] = mapped_column(Integer, default=0)
     total_steps: Mapped[int] = mapped_column(Integer, default=0)
     examples_per_s: Mapped[float] = mapped_column(Float, default=0)
     loss_history: Mapped[list[Any]] = mapped_column(default=list)
-    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
-    error: Mapped[str | None] = mapped_column(Text)
     adapter_id: Mapped[int | None] = mapped_column(ForeignKey("adapters.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = created_at_column()
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A training's progress is in steps (the API's names); the job lifecycle says done/total.
+    done = synonym("step")
+    total = synonym("total_steps")
 
     scenario: Mapped[Scenario] = relationship()
     dataset: Mapped[Dataset] = relationship()
@@ -295,9 +303,9 @@ class EvalItem(Base):
     eval_set: Mapped[EvalSet] = relationship(back_populates="items")
 
 
-class EvalRun(Base):
-    """One eval: its items through the levels (`status`: queued, running, done, failed,
-    interrupted), progress in comparisons, the levels skipped and why, and the summary."""
+class EvalRun(JobColumns, Base):
+    """One eval (app/evals/runner.py): its items through the levels, progress in comparisons,
+    the levels skipped and why, and the summary."""
 
     __tablename__ = "eval_runs"
     __table_args__ = (
@@ -307,16 +315,13 @@ class EvalRun(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
     eval_set_id: Mapped[int] = mapped_column(ForeignKey("eval_sets.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(16))
     options: Mapped[dict[str, Any]]
     levels: Mapped[list[Any]]
     skipped: Mapped[dict[str, Any]]
     total: Mapped[int] = mapped_column(Integer)
     done: Mapped[int] = mapped_column(Integer, default=0)
-    error: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = created_at_column()
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     scenario: Mapped[Scenario] = relationship()
     scores: Mapped[list[EvalScore]] = relationship(

@@ -1,38 +1,36 @@
 """Eval runs: every chosen item through every level the scenario can run, each through the
 comparison service (so each item becomes a stored comparison), scored and summarised.
 
-One eval runs at a time per process (`EvalBusy`, 409, otherwise). The API and the web page
-start it in a background thread; the CLI runs it in the foreground with a progress bar.
-A server that stops mid-run leaves it `running`; the next start marks it `interrupted`.
+Eval runs are one kind of background job (app/jobs.py): the API and the web page queue a run
+for the runtime's eval worker; the CLI claims its run at once and runs it in the foreground
+with a progress bar. One eval is active at a time across every process (`EvalBusy`, 409,
+otherwise). A cancelled run stops after its current item and keeps its scores; whatever
+the end, the run stores the summary over the scores it has.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from itertools import zip_longest
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app import jobs
 from app.compare import ComparisonOptions, plan_level, run_comparison
 from app.db.models import EvalItem, EvalRun, EvalScore, EvalSet, Scenario
 from app.db.queries import get_scenario
-from app.errors import AppError, Busy, NotFound
+from app.errors import AppError, Busy
 from app.evals.scoring import item_schema, score_result
 from app.evals.summary import summarise
 from app.levels import LevelInputs, level_names
 from app.runtime import Runtime
 
-log = logging.getLogger(__name__)
-ACTIVE = ("queued", "running")
 REPEAT_TEMPERATURE = 0.7  # repeats of a greedy run would all be the same answer
-_one_at_a_time = threading.Lock()
 Progress = Callable[[int, int], None]  # (comparisons done, total)
 
 
@@ -56,7 +54,7 @@ class EvalOptions:
     max_new_tokens: int | None = None
     temperature: float | None = None
     item_ids: list[int] = field(default_factory=list)
-    worker: str = ""
+    worker: str = ""  # host:pid that created the run; shown in the API's `options` since v1
 
     def resolved(self) -> EvalOptions:
         if self.repeats > 1 and self.temperature == 0:
@@ -134,8 +132,9 @@ def probe_levels(
     return [p.level for p in planned if not p.error], skipped
 
 
-def create_eval_run(session: Session, runtime: Runtime, slug: str, options: EvalOptions) -> EvalRun:
-    """Check and record a queued run (NotFound, NotReady, EvalNotPossible, EvalBusy)."""
+def add_eval_run(session: Session, runtime: Runtime, slug: str, options: EvalOptions) -> EvalRun:
+    """Check and add a queued run, uncommitted (NotFound, NotReady, EvalNotPossible, EvalBusy):
+    until the caller commits, no other process can add one."""
     scenario = get_scenario(session, slug)
     options = options.resolved()
     runtime.models()
@@ -144,15 +143,16 @@ def create_eval_run(session: Session, runtime: Runtime, slug: str, options: Eval
     if not levels:
         reasons = "; ".join(f"{lv}: {why}" for lv, why in skipped.items())
         raise EvalNotPossible(f"no level can run for scenario {slug!r} ({reasons})")
-    mark_orphaned(session)
-    if session.scalar(select(func.count(EvalRun.id)).where(EvalRun.status.in_(ACTIVE))):
+    jobs.mark_interrupted(session, EVAL_RUNS)
+    jobs.one_at_a_time(session, EVAL_RUNS)
+    if jobs.active_jobs(session, EVAL_RUNS):
         raise EvalBusy("an eval is already running; wait for it to finish")
     options.item_ids = [item.id for item in items]
     options.worker = worker_id()
     run = EvalRun(
         scenario_id=scenario.id,
         eval_set_id=items[0].eval_set_id,
-        status="queued",
+        status=jobs.QUEUED,
         options=asdict(options),
         levels=levels,
         skipped=skipped,
@@ -160,43 +160,32 @@ def create_eval_run(session: Session, runtime: Runtime, slug: str, options: Eval
         done=0,
     )
     session.add(run)
-    session.commit()
+    session.flush()
     return run
 
 
 def start_eval(session: Session, runtime: Runtime, slug: str, options: EvalOptions) -> EvalRun:
-    """Record the run and execute it in a background thread."""
-    if not _one_at_a_time.acquire(blocking=False):
-        raise EvalBusy("an eval is already running; wait for it to finish")
-    try:
-        run = create_eval_run(session, runtime, slug, options)
-    except BaseException:
-        _one_at_a_time.release()
-        raise
-
-    def work() -> None:
-        try:
-            execute_eval_run(runtime, run.id)
-        finally:
-            _one_at_a_time.release()
-
-    threading.Thread(target=work, name=f"tritune-eval-{run.id}", daemon=True).start()
+    """Queue a run for the runtime's eval worker."""
+    run = add_eval_run(session, runtime, slug, options)
+    session.commit()
+    runtime.eval_worker().notify()
     return run
 
 
 def run_eval_here(
     runtime: Runtime, slug: str, options: EvalOptions, progress: Progress | None = None
 ) -> int:
-    """Record and execute a run in this thread (the CLI); returns its id."""
-    if not _one_at_a_time.acquire(blocking=False):
-        raise EvalBusy("an eval is already running; wait for it to finish")
-    try:
-        with runtime.session() as session:
-            run_id = create_eval_run(session, runtime, slug, options).id
-        execute_eval_run(runtime, run_id, progress)
-        return run_id
-    finally:
-        _one_at_a_time.release()
+    """Add, claim and execute a run in this thread (the CLI); returns its id."""
+    with runtime.session() as session:
+        run_id = add_eval_run(session, runtime, slug, options).id
+        jobs.claim(session, EVAL_RUNS, run_id)  # in the same commit: no worker can take it
+    jobs.run_job(runtime, EVAL_RUNS, run_id, progress=progress)
+    return run_id
+
+
+def cancel_eval_run(session: Session, run_id: int) -> EvalRun:
+    """Cancel a queued run now, or ask a running one to stop after its current item."""
+    return jobs.cancel(session, EVAL_RUNS, run_id)
 
 
 def execute_eval_run(runtime: Runtime, run_id: int, progress: Progress | None = None) -> None:
@@ -204,22 +193,13 @@ def execute_eval_run(runtime: Runtime, run_id: int, progress: Progress | None = 
     a whole pass over the items comes before the next repeat."""
     with runtime.session() as session:
         run = session.get(EvalRun, run_id)
-        run.status = "running"
-        session.commit()
-        try:
-            items = [session.get(EvalItem, item_id) for item_id in run.options["item_ids"]]
-            for repeat in range(run.options["repeats"]):
-                for item in items:
-                    run_item(session, runtime, run, item, repeat)
-                    run.done += 1
-                    session.commit()
-                    if progress:
-                        progress(run.done, run.total)
-            finish(session, run, "done")
-        except Exception as error:
-            log.exception("eval run %s failed", run_id)
-            session.rollback()
-            finish(session, run, "failed", f"{type(error).__name__}: {error}")
+        items = [session.get(EvalItem, item_id) for item_id in run.options["item_ids"]]
+        for repeat in range(run.options["repeats"]):
+            for item in items:
+                run_item(session, runtime, run, item, repeat)
+                jobs.advance(session, run, run.done + 1, run.total)
+                if progress:
+                    progress(run.done, run.total)
 
 
 def run_item(session: Session, runtime: Runtime, run: EvalRun, item: EvalItem, repeat: int):
@@ -272,11 +252,9 @@ def compare_when_admitted(session, runtime, slug, query, options):
             time.sleep(2)
 
 
-def finish(session: Session, run: EvalRun, status: str, error: str | None = None) -> None:
-    run.status, run.error = status, error
+def keep_summary(session: Session, run: EvalRun) -> None:
+    """What a run keeps whatever its end: the summary over the scores it stored."""
     run.summary = summarise(score_rows(session, run.id), run.levels)
-    run.finished_at = func.now()
-    session.commit()
 
 
 def score_rows(session: Session, run_id: int) -> list[dict]:
@@ -300,10 +278,7 @@ def score_rows(session: Session, run_id: int) -> list[dict]:
 
 
 def get_eval_run(session: Session, run_id: int) -> EvalRun:
-    run = session.get(EvalRun, run_id)
-    if run is None:
-        raise NotFound(f"eval run {run_id} not found")
-    return run
+    return jobs.get_job(session, EVAL_RUNS, run_id)
 
 
 def current_summary(session: Session, run: EvalRun) -> dict:
@@ -312,42 +287,14 @@ def current_summary(session: Session, run: EvalRun) -> dict:
 
 
 def worker_id() -> str:
-    """Which process runs an eval: host and process id."""
+    """Which process created an eval: host and process id."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def mark_orphaned(session: Session) -> None:
-    """Active runs whose process on this host is gone (a CLI run that was killed) will never
-    finish: marked `interrupted`, so that they do not block new runs."""
-    host = socket.gethostname()
-    for run in session.scalars(select(EvalRun).where(EvalRun.status.in_(ACTIVE))):
-        owner, _, pid = str(run.options.get("worker", "")).rpartition(":")
-        if owner == host and pid.isdigit() and not process_alive(int(pid)):
-            run.status, run.error = "interrupted", "the process running this eval stopped"
-            run.finished_at = func.now()
-    session.commit()
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def mark_interrupted(session: Session) -> int:
-    """Runs left queued or running by a stopped server: marked `interrupted`."""
-    result = session.execute(
-        update(EvalRun)
-        .where(EvalRun.status.in_(ACTIVE))
-        .values(
-            status="interrupted",
-            error="the server stopped while this eval was running",
-            finished_at=func.now(),
-        )
-    )
-    session.commit()
-    return result.rowcount
+EVAL_RUNS = jobs.JobKind(
+    name="eval run",
+    row=EvalRun,
+    run=execute_eval_run,
+    needs_models=True,
+    on_end=keep_summary,
+)

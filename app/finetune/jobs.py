@@ -1,11 +1,11 @@
-"""Training jobs: queued in Postgres, run one at a time by a background worker.
+"""Training jobs, one kind of background job (app/jobs.py: queue, claim, progress, cancel,
+interrupted), named `succeeded` when done.
 
 `submit_training` checks everything that can be checked before a job starts (the config,
-the dataset, the adapter name) and queues it; `TrainingWorker` runs queued jobs in order.
-Each step writes its progress to the job's row; a cancel request is seen at the next step.
-The adapter is saved by renaming a finished directory into place and registered only then,
-so a failed or cancelled job leaves the registry as it was. A job found `running` when the
-worker starts belonged to a server that stopped: it is marked `interrupted`.
+the dataset, the adapter name) and queues it; the runtime's training worker runs queued
+jobs in order. Each step writes its progress to the job's row; a cancel request is seen at
+the next step. The adapter is saved by renaming a finished directory into place and
+registered only then, so a failed or cancelled job leaves the registry as it was.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ from __future__ import annotations
 import logging
 import re
 import shutil
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import jobs
 from app.db.models import Adapter, Dataset, Scenario, Training
-from app.errors import AppError, NotFound
+from app.errors import AppError
 from app.finetune.adapters import register_adapter
 from app.finetune.config import ConfigError, TrainingConfig, check_target_modules
 from app.finetune.dataset import split_examples
@@ -38,10 +38,6 @@ class Conflict(AppError):
 
 class BadTraining(AppError):
     status = 422
-
-
-class TrainingCancelled(Exception):
-    """Raised from the progress callback when the job was asked to stop."""
 
 
 def submit_training(
@@ -67,7 +63,7 @@ def submit_training(
         scenario_id=scenario.id,
         dataset_id=dataset.id,
         adapter_name=name,
-        status="queued",
+        status=jobs.QUEUED,
         config=config.model_dump(),
         activate=activate,
         step=0,
@@ -99,123 +95,36 @@ def check_adapter_name(session: Session, name: str) -> None:
             "letter or digit"
         )
     taken = session.scalar(select(Adapter.id).where(Adapter.name == name)) or session.scalar(
-        select(Training.id).where(
-            Training.adapter_name == name, Training.status.in_(("queued", "running"))
-        )
+        select(Training.id).where(Training.adapter_name == name, Training.status.in_(jobs.ACTIVE))
     )
     if taken:
         raise Conflict(f"adapter_name {name!r} is already used; choose another")
 
 
 def get_training(session: Session, training_id: int) -> Training:
-    job = session.get(Training, training_id)
-    if job is None:
-        raise NotFound(f"training {training_id} not found")
-    return job
+    return jobs.get_job(session, TRAINING, training_id)
 
 
 def cancel_training(session: Session, training_id: int) -> Training:
     """Stop a queued job now, or ask a running one to stop at its next step."""
-    job = get_training(session, training_id)
-    if job.status in Training.FINISHED:
-        raise Conflict(f"training {training_id} already {job.status}; nothing to cancel")
-    if job.cancel_requested:
-        raise Conflict(f"training {training_id} is already being cancelled")
-    job.cancel_requested = True
-    if job.status == "queued":
-        finish(job, "cancelled")
-    session.flush()
-    return job
-
-
-def finish(job: Training, status: str, error: str | None = None) -> None:
-    job.status = status
-    job.error = error
-    job.finished_at = datetime.now(UTC)
-
-
-class TrainingWorker:
-    """The background thread that runs queued training jobs in order."""
-
-    def __init__(self, runtime) -> None:
-        self.runtime = runtime
-        self.wakeup = threading.Event()
-        self.stopping = threading.Event()
-        self.thread: threading.Thread | None = None
-
-    def start(self, mark_interrupted: bool = True) -> None:
-        if mark_interrupted:
-            self.mark_interrupted()
-        self.thread = threading.Thread(target=self.loop, name="tritune-training", daemon=True)
-        self.thread.start()
-
-    @property
-    def alive(self) -> bool:
-        return self.thread is not None and self.thread.is_alive() and not self.stopping.is_set()
-
-    def notify(self) -> None:
-        self.wakeup.set()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self.stopping.set()
-        self.wakeup.set()
-        if self.thread:
-            self.thread.join(timeout)
-
-    def mark_interrupted(self) -> None:
-        with self.runtime.session() as session:
-            session.execute(
-                update(Training)
-                .where(Training.status == "running")
-                .values(
-                    status="interrupted",
-                    error="the server stopped while this job ran",
-                    finished_at=datetime.now(UTC),
-                )
-            )
-            session.commit()
-
-    def loop(self) -> None:
-        """Claim and run jobs until stopped. Nothing that goes wrong here ends the loop (a
-        dead worker would leave every later job queued forever)."""
-        while not self.stopping.is_set():
-            try:
-                job_id = self.claim_next()
-            except Exception:
-                log.exception("could not claim a training job; retrying")
-                job_id = None
-            if job_id is None:
-                self.wakeup.wait(2.0)
-                self.wakeup.clear()
-                continue
-            try:
-                run_training(self.runtime, job_id)
-            except Exception:
-                log.exception("training %s failed outside its own error handling", job_id)
-
-    def claim_next(self) -> int | None:
-        return claim(self.runtime)
+    return jobs.cancel(session, TRAINING, training_id)
 
 
 def claim(runtime, job_id: int | None = None) -> int | None:
-    """Mark the oldest queued job (or `job_id`) running and return its id."""
+    """Mark the oldest queued job (or `job_id`) running in this process and return its id."""
     with runtime.session() as session:
-        statement = select(Training).where(Training.status == "queued")
-        if job_id is not None:
-            statement = statement.where(Training.id == job_id)
-        job = session.scalar(
-            statement.order_by(Training.id).limit(1).with_for_update(skip_locked=True)
-        )
-        if job is None:
-            return None
-        job.status = "running"
-        job.started_at = datetime.now(UTC)
-        session.commit()
-        return job.id
+        job = jobs.claim(session, TRAINING, job_id)
+        return job.id if job else None
 
 
 def run_training(runtime, job_id: int, on_step: Callable[[StepReport], None] | None = None) -> None:
-    """Train, evaluate before/after, register: the whole life of one claimed job."""
+    """The whole life of one claimed job (`on_step`: also told of each step, as the CLI's
+    progress bar is)."""
+    jobs.run_job(runtime, TRAINING, job_id, on_step=on_step)
+
+
+def train_and_register(runtime, job_id: int, on_step=None) -> None:
+    """Train, evaluate before/after, register; a failed run leaves the adapters as they were."""
     settings = runtime.settings
     with runtime.session() as session:
         job = session.get(Training, job_id)
@@ -235,27 +144,22 @@ def run_training(runtime, job_id: int, on_step: Callable[[StepReport], None] | N
         )
         evaluation = evaluate(runtime, name, output_dir, held_out)
         register(runtime, job_id, result.path, evaluation)
-    except TrainingCancelled:
-        set_status(runtime, job_id, "cancelled")
-    except Exception as error:
-        log.exception("training %s failed", job_id)
+    except Exception:
         if not registered(runtime, name):  # leave the registry and the adapters dir as they were
             shutil.rmtree(output_dir, ignore_errors=True)
-        set_status(runtime, job_id, "failed", f"{type(error).__name__}: {error}")
+        raise
 
 
 def record_step(runtime, job_id: int, report: StepReport, on_step=None) -> None:
+    """Write a step's progress, loss and speed; stop here if the job was cancelled."""
     if on_step:
         on_step(report)
     with runtime.session() as session:
         job = session.get(Training, job_id)
-        if job.cancel_requested:
-            raise TrainingCancelled
-        job.step, job.total_steps = report.step, report.total_steps
         if report.step > 0:
             job.loss_history = [*job.loss_history, report.loss]
             job.examples_per_s = round(report.examples_per_s, 3)
-        session.commit()
+        jobs.advance(session, job, report.step, report.total_steps)
 
 
 def evaluate(runtime, name: str, path, held_out) -> dict:
@@ -299,7 +203,7 @@ def register(runtime, job_id: int, path, evaluation: dict) -> None:
         )
         adapter.evaluation = evaluation
         job.adapter_id = adapter.id
-        finish(job, "succeeded")
+        jobs.finish(session, TRAINING, job, jobs.DONE)  # with its adapter, in one commit
         session.commit()
 
 
@@ -308,7 +212,6 @@ def registered(runtime, name: str) -> bool:
         return session.scalar(select(Adapter.id).where(Adapter.name == name)) is not None
 
 
-def set_status(runtime, job_id: int, status: str, error: str | None = None) -> None:
-    with runtime.session() as session:
-        finish(session.get(Training, job_id), status, error)
-        session.commit()
+TRAINING = jobs.JobKind(
+    name="training", row=Training, run=train_and_register, done_status="succeeded"
+)

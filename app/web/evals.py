@@ -19,6 +19,7 @@ from app.errors import AppError
 from app.evals.costing import pricing_profiles
 from app.evals.decision import run_costs, scenario_report
 from app.evals.runner import (
+    cancel_eval_run,
     current_summary,
     eval_item_count,
     get_eval_run,
@@ -27,9 +28,10 @@ from app.evals.runner import (
 )
 from app.evals.scoring import QUALITY_METRICS
 from app.evals.summary import USAGE, run_differences, winners
+from app.jobs import ACTIVE
 from app.levels import level_names
 from app.web.forms import error_messages
-from app.web.render import from_htmx, render
+from app.web.render import from_htmx, go, render
 from app.web.scatter import quality_charts
 
 router = APIRouter(include_in_schema=False)
@@ -146,9 +148,17 @@ def progress(request: Request, eval_id: EvalId, session: SessionDep):
     """The progress partial; it polls itself while the run is active, and once it is over
     sends the browser to the full results (htmx) or shows them."""
     run = get_eval_run(session, eval_id)
-    if from_htmx(request) and run.status not in ("queued", "running"):
+    if from_htmx(request) and run.status not in ACTIVE:
         return Response(headers={"HX-Redirect": f"/evals/{run.id}"})
     return render(request, "eval_run.html", "_partials/eval_progress.html", {"run": run})
+
+
+@router.post("/evals/{eval_id}/cancel")
+def cancel(request: Request, eval_id: EvalId, session: SessionDep):
+    """Cancel the run (it stops after its current item), then show its page."""
+    cancel_eval_run(session, eval_id)
+    session.commit()
+    return go(request, f"/evals/{eval_id}")
 
 
 @router.get("/evals/{eval_id}/compare")

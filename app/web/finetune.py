@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Request, UploadFile
-from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from app.api.finetune import MAX_ID, training_eta, training_progress
@@ -18,17 +17,10 @@ from app.finetune.config import ConfigError, default_yaml, parse_config
 from app.finetune.jobs import cancel_training, get_training, submit_training
 from app.finetune.uploads import upload_from_request
 from app.web.chart import line_chart
-from app.web.render import from_htmx, render
+from app.web.render import go, render
 
 router = APIRouter(include_in_schema=False)
 TrainingId = Annotated[int, Path(ge=1, le=MAX_ID)]
-
-
-def go(request: Request, url: str) -> Response:
-    """After a POST: htmx follows HX-Redirect, a plain form a 303."""
-    if from_htmx(request):
-        return Response(headers={"HX-Redirect": url})
-    return RedirectResponse(url, 303)
 
 
 def finetune_context(session, runtime, slug: str, **extra) -> dict:

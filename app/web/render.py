@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from app.web import chart
@@ -43,6 +44,13 @@ templates.env.globals.update(latency_chart=chart.latency_chart, cost_chart=chart
 
 def from_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+def go(request: Request, url: str) -> Response:
+    """After a POST: htmx follows HX-Redirect, a plain form a 303."""
+    if from_htmx(request):
+        return Response(headers={"HX-Redirect": url})
+    return RedirectResponse(url, 303)
 
 
 def render(request: Request, page: str, fragment: str, context: dict[str, Any], status: int = 200):

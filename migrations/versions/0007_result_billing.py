@@ -7,15 +7,15 @@ split by tokens), `embedding_tokens` from the eval scores that recorded them, an
 fine-tuned level (which never embedded the query) and for failed levels. The embedding
 tokens of other old rows stay NULL: counting them needs the embedding model's tokenizer.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
