@@ -1,5 +1,7 @@
 """`tritune eval` and `tritune eval-set`, in-process, on the test database."""
 
+import time
+
 from sqlalchemy import func, select
 
 from app.db.models import EvalRun, EvalSet
@@ -28,3 +30,29 @@ def test_eval_set_names_bad_lines_and_stores_nothing(cli_run, session, tmp_path,
     assert result.exit_code == 1
     assert "line 2: 'input'" in result.output and "line 3: not JSON" in result.output
     assert session.scalar(select(func.count(EvalSet.id))) == before
+
+
+def test_eval_cancel_stops_a_run_and_refuses_to_cancel_twice(cli_run, runtime, session):
+    from app.evals.runner import EvalOptions, add_eval_run
+
+    with runtime.session() as other:  # queued, as a server would queue it
+        run_id = add_eval_run(other, runtime, "northwind", EvalOptions(limit=1)).id
+        other.commit()
+    result = cli_run(["eval-cancel", str(run_id)])
+    assert result.exit_code == 0, result.output
+    # A server's eval worker may have claimed it meanwhile: then it stops after its item.
+    assert f"eval #{run_id}" in result.output
+    assert "cancelled" in result.output or "stopping after its current item" in result.output
+    again = cli_run(["eval-cancel", str(run_id)])
+    assert again.exit_code == 1
+    assert "already cancelled" in again.output or "already being cancelled" in again.output
+    assert cli_run(["eval-cancel", "999999"]).exit_code == 1
+    deadline = time.monotonic() + 300
+    while (status := status_of(session, run_id)) == "running" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert status == "cancelled"
+
+
+def status_of(session, run_id: int) -> str:
+    session.expire_all()
+    return session.get(EvalRun, run_id).status

@@ -40,6 +40,7 @@ COMMANDS = {
     "ingest": knowledge.ingest,
     "reembed": knowledge.reembed,
     "eval": evals.run_eval,
+    "eval-cancel": evals.cancel_eval,
     "eval-set": evals.upload_eval_set,
     "dataset": finetune.dataset,
     "train": finetune.train,

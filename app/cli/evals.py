@@ -14,7 +14,7 @@ from app.cli.context import cli_context
 from app.cli.display import bad_parameter, command_errors, console, listed, progress_bar
 from app.db.queries import get_scenario
 from app.evals.items import EvalSetInvalid, parse_eval_jsonl, store_eval_set
-from app.evals.runner import get_eval_run, run_eval_here
+from app.evals.runner import cancel_eval_run, get_eval_run, run_eval_here
 from app.evals.scoring import QUALITY_METRICS
 
 
@@ -60,6 +60,8 @@ def print_eval(session: Session, run_id: int) -> None:
     run = get_eval_run(session, run_id)
     summary = run.summary or {}
     console.print(f"[bold]eval #{run.id}[/] {run.status}: {run.done}/{run.total} comparisons")
+    if run.error:
+        console.print(f"[red]{run.error}[/]")
     for level, why in run.skipped.items():
         console.print(f"[yellow]{level} skipped:[/] {why}")
     groups = {"all": summary.get("levels", {}), **summary.get("kinds", {})}
@@ -112,3 +114,17 @@ def upload_eval_set(
                 console.print(f"[red]{path}:[/] {line}")
             raise typer.Exit(1) from None
     console.print(f"[bold]eval set[/] #{eval_set.id}: {len(items)} items for {scenario}")
+
+
+def cancel_eval(
+    ctx: typer.Context,
+    run_id: Annotated[int, typer.Argument(min=1, help="The eval run's id.")],
+) -> None:
+    """Cancel an eval run: a queued one at once, a running one after its current item (it
+    keeps the scores it stored)."""
+    context = cli_context(ctx)
+    with context.open_runtime() as runtime, command_errors(), runtime.session() as session:
+        run = cancel_eval_run(session, run_id)
+        session.commit()
+        state = "cancelled" if run.status == "cancelled" else "stopping after its current item"
+        console.print(f"[bold]eval #{run.id}[/] {state} ({run.done}/{run.total} comparisons)")

@@ -105,8 +105,9 @@ def train(
 ) -> None:
     """Train a LoRA adapter on a stored dataset (in this process, with a progress bar),
     evaluate it before/after on the eval split, and register it."""
+    from app import jobs
     from app.finetune.config import ConfigError, default_yaml, parse_config
-    from app.finetune.jobs import claim, run_training, submit_training
+    from app.finetune.jobs import TRAINING, run_training, submit_training
 
     context = cli_context(ctx)
     if write_config:
@@ -128,9 +129,8 @@ def train(
                 adapter_name=name,
                 activate=activate,
             )
-            session.commit()
+            jobs.claim(session, TRAINING, job.id)  # in the same commit: no worker can take it
             job_id = job.id
-        claim(runtime, job_id)
         with console.status("loading models"):
             runtime.load(demo=False)
         with training_bar("loading the base model") as report:
