@@ -212,6 +212,7 @@ def read_document(slug: str, document_id: RecordId, session: SessionDep):
 def remove_document(slug: str, document_id: RecordId, session: SessionDep):
     """Delete a document and its chunks."""
     delete_document(session, scenario=get_scenario(session, slug), document_id=document_id)
+    session.commit()
     return Response(status_code=204)
 
 

@@ -3,66 +3,32 @@ the scenario's decision report."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, UploadFile
+from fastapi import APIRouter, Query, UploadFile
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
+from pydantic import BaseModel
 
-from app.api.comparisons import MAX_ID
-from app.db.models import EvalItem, EvalRun, EvalScore, Result
+from app.db.models import EvalRun
 from app.db.queries import get_scenario
-from app.deps import RuntimeDep, SessionDep, SettingsDep
+from app.deps import RecordId, RuntimeDep, SessionDep, SettingsDep
 from app.evals.decision import scenario_report
 from app.evals.items import EvalSetInvalid, parse_eval_jsonl, store_eval_set
+from app.evals.requests import EvalCreate
 from app.evals.runner import (
-    EvalOptions,
     cancel_eval_run,
     current_summary,
     get_eval_run,
     start_eval,
 )
-from app.evals.scoring import QUALITY_METRICS
+from app.evals.scores import EXPORT_COLUMNS, export_rows, list_eval_runs
 from app.evals.summary import winners
-from app.levels import level_names
+from app.exports import MEDIA_TYPES, ExportFormat, attachment, csv_lines, json_lines
 
 router = APIRouter(prefix="/api/v1", tags=["evals"])
-EvalId = Annotated[int, Path(ge=1, le=MAX_ID)]
 MAX_UPLOAD_BYTES = 5_000_000
-
-
-class EvalCreate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"limit": 6}, {"repeats": 3}]}
-    )
-
-    levels: list[str] | None = Field(None, min_length=1, description="Default: all levels.")
-    limit: int | None = Field(None, ge=1, le=100_000, description="Only the first N items.")
-    kinds: list[str] | None = Field(None, min_length=1, description="Only items of these kinds.")
-    repeats: int = Field(1, ge=1, le=20, description="Runs of each item (needs temperature > 0).")
-    max_new_tokens: int | None = Field(None, ge=1, le=1024, description="Default: setting.")
-    temperature: float | None = Field(
-        None, ge=0, le=2, description="Default 0; 0.7 when repeats > 1."
-    )
-
-    @field_validator("levels")
-    @classmethod
-    def known_levels(cls, levels: list[str] | None) -> list[str] | None:
-        unknown = [lv for lv in levels or [] if lv not in level_names()]
-        if unknown:
-            raise ValueError(f"unknown level(s) {unknown}; choose from {level_names()}")
-        return list(dict.fromkeys(levels)) if levels else None
-
-    def options(self) -> EvalOptions:
-        return EvalOptions(**self.model_dump())
 
 
 class EvalRunPublic(BaseModel):
@@ -112,11 +78,6 @@ class EvalSetPublic(BaseModel):
     kinds: dict[str, int]
 
 
-class ExportFormat(StrEnum):
-    csv = "csv"
-    jsonl = "jsonl"
-
-
 @router.post("/scenarios/{slug}/eval-sets", status_code=201, response_model=EvalSetPublic)
 async def upload_eval_set(slug: str, file: UploadFile, session: SessionDep):
     """Upload eval items as JSONL (multipart field `file`); it becomes the scenario's current
@@ -162,17 +123,12 @@ def create_eval(
 def list_evals(slug: str, session: SessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 20):
     """The scenario's eval runs, newest first (without summaries)."""
     scenario = get_scenario(session, slug)
-    runs = session.scalars(
-        select(EvalRun)
-        .where(EvalRun.scenario_id == scenario.id)
-        .order_by(EvalRun.created_at.desc(), EvalRun.id.desc())
-        .limit(limit)
-    )
+    runs = list_eval_runs(session, scenario_id=scenario.id, limit=limit)
     return [EvalRunPublic.of(run, None) for run in runs]
 
 
 @router.get("/evals/{eval_id}", response_model=EvalRunPublic)
-def read_eval(eval_id: EvalId, session: SessionDep):
+def read_eval(eval_id: RecordId, session: SessionDep):
     """Status, progress (comparisons done / total) and the summary per level and per kind
     (so far, while it runs), with the winning level per metric."""
     run = get_eval_run(session, eval_id)
@@ -180,7 +136,7 @@ def read_eval(eval_id: EvalId, session: SessionDep):
 
 
 @router.post("/evals/{eval_id}/cancel", response_model=EvalRunPublic)
-def cancel_eval(eval_id: EvalId, session: SessionDep):
+def cancel_eval(eval_id: RecordId, session: SessionDep):
     """Cancel a queued run, or stop a running one after its current item; it keeps the scores
     it stored and its summary over them (409 when already finished or being cancelled)."""
     run = cancel_eval_run(session, eval_id)
@@ -189,66 +145,16 @@ def cancel_eval(eval_id: EvalId, session: SessionDep):
 
 
 @router.get("/evals/{eval_id}/export", response_class=StreamingResponse)
-def export_eval(eval_id: EvalId, session: SessionDep, format: ExportFormat = ExportFormat.csv):
+def export_eval(eval_id: RecordId, session: SessionDep, format: ExportFormat = ExportFormat.csv):
     """Every score of the run: one row per item, level and repeat, with the output."""
     run = get_eval_run(session, eval_id)
-    rows = score_rows(session, run.id)
-    if format is ExportFormat.csv:
-        body, media = csv_lines(rows), "text/csv"
-    else:
-        body, media = (json_line(row) for row in rows), "application/x-ndjson"
-    filename = f"tritune-eval-{run.id}.{format.value}"
+    rows = export_rows(session, run.id)
+    body = csv_lines(rows, EXPORT_COLUMNS) if format is ExportFormat.csv else json_lines(rows)
     return StreamingResponse(
         body,
-        media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        media_type=MEDIA_TYPES[format],
+        headers=attachment(f"tritune-eval-{run.id}.{format.value}"),
     )
-
-
-EXPORT_COLUMNS = ["eval_run_id", "item_id", "kind", "input", "level", "repeat", "comparison_id"]
-EXPORT_COLUMNS += ["output", *QUALITY_METRICS, "latency_ms", "cost_usd", "prompt_tokens"]
-EXPORT_COLUMNS += ["completion_tokens", "error"]
-
-
-def score_rows(session, run_id: int) -> Iterator[dict[str, Any]]:
-    statement = (
-        select(EvalScore, EvalItem, Result.output)
-        .join(EvalItem, EvalScore.eval_item_id == EvalItem.id)
-        .outerjoin(
-            Result,
-            (Result.comparison_id == EvalScore.comparison_id) & (Result.level == EvalScore.level),
-        )
-        .where(EvalScore.eval_run_id == run_id)
-        .order_by(EvalScore.id)
-    )
-    for score, item, output in session.execute(statement):
-        yield {
-            "eval_run_id": run_id,
-            "item_id": item.id,
-            "kind": item.kind,
-            "input": item.input,
-            "level": score.level,
-            "repeat": score.repeat,
-            "comparison_id": score.comparison_id,
-            "output": output,
-            **{k: v for k, v in score.metrics.items() if k in EXPORT_COLUMNS},
-        }
-
-
-def json_line(row: dict[str, Any]) -> str:
-    return json.dumps(row) + "\n"
-
-
-def csv_lines(rows) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, EXPORT_COLUMNS)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue()
 
 
 @router.get("/scenarios/{slug}/report")

@@ -9,23 +9,27 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
-from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
 
-from app.db.models import Adapter, Dataset, Example, Training
-from app.db.queries import get_scenario, list_adapters
-from app.deps import RuntimeDep, SessionDep
+from app.db import queries
+from app.db.models import Adapter, Dataset, Training
+from app.db.queries import dataset_split_counts, get_scenario, list_adapters
+from app.deps import RecordId, RuntimeDep, SessionDep
 from app.errors import NotFound
+from app.finetune import jobs as training_jobs
 from app.finetune.adapters import delete_adapter, get_adapter, set_active_adapter
 from app.finetune.config import TrainingConfig
-from app.finetune.jobs import cancel_training, get_training, submit_training
+from app.finetune.jobs import (
+    cancel_training,
+    get_training,
+    submit_training,
+    training_eta,
+    training_progress,
+)
 from app.finetune.uploads import upload_from_request
 
 router = APIRouter(prefix="/api/v1", tags=["fine-tuning"])
-MAX_ID = 2**31 - 1
-TrainingId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 
 
 class DatasetPublic(BaseModel):
@@ -130,28 +134,8 @@ ADAPTER_COLUMNS = [
 ]
 
 
-def training_progress(job: Training) -> float:
-    if job.status == "succeeded":
-        return 1.0
-    return round(job.step / job.total_steps, 4) if job.total_steps else 0.0
-
-
-def training_eta(job: Training) -> float | None:
-    """Seconds left at the pace so far (None until a step has been timed)."""
-    if job.status != "running" or not job.step or not job.started_at:
-        return None
-    elapsed = (datetime.now(job.started_at.tzinfo) - job.started_at).total_seconds()
-    return round(elapsed / job.step * (job.total_steps - job.step), 1)
-
-
 def dataset_public(session, dataset: Dataset) -> DatasetPublic:
-    counts = dict(
-        session.execute(
-            select(Example.split, func.count(Example.id))
-            .where(Example.dataset_id == dataset.id)
-            .group_by(Example.split)
-        ).all()
-    )
+    counts = dataset_split_counts(session, dataset.id)
     return DatasetPublic(
         id=dataset.id,
         name=dataset.name,
@@ -198,9 +182,7 @@ def create_dataset(
 @router.get("/scenarios/{slug}/datasets", response_model=list[DatasetPublic])
 def list_datasets(slug: str, session: SessionDep):
     scenario = get_scenario(session, slug)
-    rows = session.scalars(
-        select(Dataset).where(Dataset.scenario_id == scenario.id).order_by(Dataset.id.desc())
-    )
+    rows = queries.list_datasets(session, scenario_id=scenario.id)
     return [dataset_public(session, d) for d in rows]
 
 
@@ -224,17 +206,17 @@ def create_training(slug: str, body: TrainingCreate, session: SessionDep, runtim
 
 @router.get("/trainings", response_model=list[TrainingPublic])
 def list_trainings(session: SessionDep, limit: Annotated[int, Query(ge=1, le=200)] = 50):
-    rows = session.scalars(select(Training).order_by(Training.id.desc()).limit(limit))
+    rows = training_jobs.list_trainings(session, limit=limit)
     return [TrainingPublic.of(job) for job in rows]
 
 
 @router.get("/trainings/{training_id}", response_model=TrainingPublic)
-def read_training(training_id: TrainingId, session: SessionDep):
+def read_training(training_id: RecordId, session: SessionDep):
     return TrainingPublic.of(get_training(session, training_id))
 
 
 @router.post("/trainings/{training_id}/cancel", response_model=TrainingPublic)
-def cancel(training_id: TrainingId, session: SessionDep):
+def cancel(training_id: RecordId, session: SessionDep):
     """Stop a queued job, or a running one at its next step (409 when already finished or
     already being cancelled)."""
     job = cancel_training(session, training_id)

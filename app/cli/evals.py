@@ -14,6 +14,7 @@ from app.cli.context import cli_context
 from app.cli.display import bad_parameter, command_errors, console, listed, progress_bar
 from app.db.queries import get_scenario
 from app.evals.items import EvalSetInvalid, parse_eval_jsonl, store_eval_set
+from app.evals.requests import EvalCreate
 from app.evals.runner import cancel_eval_run, get_eval_run, run_eval_here
 from app.evals.scoring import QUALITY_METRICS
 
@@ -34,8 +35,6 @@ def run_eval(
 ) -> None:
     """Run the scenario's eval set through every level (each item a stored comparison) and
     print the summary per level."""
-    from app.api.evals import EvalCreate
-
     try:
         body = EvalCreate(
             limit=limit,

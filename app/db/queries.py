@@ -50,6 +50,22 @@ def list_adapters(session: Session, *, scenario_id: int | None = None) -> list[A
     return list(session.scalars(statement))
 
 
+def list_datasets(session: Session, *, scenario_id: int) -> list[Dataset]:
+    """The scenario's datasets, newest first."""
+    statement = select(Dataset).where(Dataset.scenario_id == scenario_id)
+    return list(session.scalars(statement.order_by(Dataset.id.desc())))
+
+
+def dataset_split_counts(session: Session, dataset_id: int) -> dict[str, int]:
+    """Examples per split (`train`, `eval`) of one dataset."""
+    statement = (
+        select(Example.split, func.count(Example.id))
+        .where(Example.dataset_id == dataset_id)
+        .group_by(Example.split)
+    )
+    return {split: count for split, count in session.execute(statement).all()}
+
+
 def get_comparison(session: Session, comparison_id: int) -> Comparison:
     comparison = session.scalar(comparisons_query().where(Comparison.id == comparison_id))
     if comparison is None:

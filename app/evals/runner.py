@@ -25,6 +25,7 @@ from app.compare import ComparisonOptions, plan_level, run_comparison
 from app.db.models import EvalItem, EvalRun, EvalScore, EvalSet, Scenario
 from app.db.queries import get_scenario
 from app.errors import AppError, Busy
+from app.evals.scores import summary_rows
 from app.evals.scoring import item_schema, score_result
 from app.evals.summary import summarise
 from app.levels import LevelInputs, level_names
@@ -165,7 +166,8 @@ def add_eval_run(session: Session, runtime: Runtime, slug: str, options: EvalOpt
 
 
 def start_eval(session: Session, runtime: Runtime, slug: str, options: EvalOptions) -> EvalRun:
-    """Queue a run for the runtime's eval worker."""
+    """Queue a run for the runtime's eval worker (committed: the worker is told only once the
+    run is there for it to claim)."""
     run = add_eval_run(session, runtime, slug, options)
     session.commit()
     runtime.eval_worker().notify()
@@ -254,27 +256,7 @@ def compare_when_admitted(session, runtime, slug, query, options):
 
 def keep_summary(session: Session, run: EvalRun) -> None:
     """What a run keeps whatever its end: the summary over the scores it stored."""
-    run.summary = summarise(score_rows(session, run.id), run.levels)
-
-
-def score_rows(session: Session, run_id: int) -> list[dict]:
-    """The run's scores as summary rows (item, kind, level, repeat, metrics)."""
-    rows = session.execute(
-        select(EvalScore, EvalItem.kind)
-        .join(EvalItem, EvalScore.eval_item_id == EvalItem.id)
-        .where(EvalScore.eval_run_id == run_id)
-        .order_by(EvalScore.id)
-    )
-    return [
-        {
-            "item": score.eval_item_id,
-            "kind": kind,
-            "level": score.level,
-            "repeat": score.repeat,
-            "metrics": score.metrics,
-        }
-        for score, kind in rows
-    ]
+    run.summary = summarise(summary_rows(session, run.id), run.levels)
 
 
 def get_eval_run(session: Session, run_id: int) -> EvalRun:
@@ -283,7 +265,7 @@ def get_eval_run(session: Session, run_id: int) -> EvalRun:
 
 def current_summary(session: Session, run: EvalRun) -> dict:
     """The stored summary, or (while running) one over the scores so far."""
-    return run.summary or summarise(score_rows(session, run.id), run.levels)
+    return run.summary or summarise(summary_rows(session, run.id), run.levels)
 
 
 def worker_id() -> str:

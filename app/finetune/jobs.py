@@ -215,3 +215,27 @@ def registered(runtime, name: str) -> bool:
 TRAINING = jobs.JobKind(
     name="training", row=Training, run=train_and_register, done_status="succeeded"
 )
+
+
+def training_progress(job: Training) -> float:
+    if job.status == "succeeded":
+        return 1.0
+    return round(job.step / job.total_steps, 4) if job.total_steps else 0.0
+
+
+def training_eta(job: Training) -> float | None:
+    """Seconds left at the pace so far (None until a step has been timed)."""
+    if job.status != "running" or not job.step or not job.started_at:
+        return None
+    elapsed = (datetime.now(job.started_at.tzinfo) - job.started_at).total_seconds()
+    return round(elapsed / job.step * (job.total_steps - job.step), 1)
+
+
+def list_trainings(
+    session: Session, *, scenario_id: int | None = None, limit: int = 50
+) -> list[Training]:
+    """Training jobs, newest first (of one scenario, or all)."""
+    statement = select(Training).order_by(Training.id.desc()).limit(limit)
+    if scenario_id is not None:
+        statement = statement.where(Training.scenario_id == scenario_id)
+    return list(session.scalars(statement))

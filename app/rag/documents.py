@@ -81,7 +81,6 @@ def get_chunk(session: Session, chunk_id: int) -> Chunk:
 
 
 def delete_document(session: Session, *, scenario: Scenario, document_id: int) -> None:
-    """Delete the document; its chunks go with it (ON DELETE CASCADE). Committed."""
+    """Delete the document; its chunks go with it (ON DELETE CASCADE). The caller commits."""
     get_document(session, scenario=scenario, document_id=document_id)
     session.execute(delete(Document).where(Document.id == document_id))
-    session.commit()

@@ -9,15 +9,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 
-from app.api.evals import EvalCreate, EvalId
-from app.db.models import EvalItem, EvalRun, EvalScore
+from app.db.models import EvalRun
 from app.db.queries import get_scenario
-from app.deps import RuntimeDep, SessionDep, SettingsDep
+from app.deps import RecordId, RuntimeDep, SessionDep, SettingsDep
 from app.errors import AppError
 from app.evals.costing import pricing_profiles
 from app.evals.decision import run_costs, scenario_report
+from app.evals.requests import EvalCreate
 from app.evals.runner import (
     cancel_eval_run,
     current_summary,
@@ -26,6 +25,7 @@ from app.evals.runner import (
     latest_eval_set,
     start_eval,
 )
+from app.evals.scores import list_eval_runs, scored_items
 from app.evals.scoring import QUALITY_METRICS
 from app.evals.summary import USAGE, run_differences, winners
 from app.jobs import ACTIVE
@@ -35,17 +35,6 @@ from app.web.render import from_htmx, go, render
 from app.web.scatter import quality_charts
 
 router = APIRouter(include_in_schema=False)
-
-
-def scenario_runs(session, scenario_id: int, limit: int = 30) -> list[EvalRun]:
-    return list(
-        session.scalars(
-            select(EvalRun)
-            .where(EvalRun.scenario_id == scenario_id)
-            .order_by(EvalRun.created_at.desc(), EvalRun.id.desc())
-            .limit(limit)
-        )
-    )
 
 
 def evals_context(session, slug: str) -> dict[str, Any]:
@@ -59,7 +48,7 @@ def evals_context(session, slug: str) -> dict[str, Any]:
         "items": eval_item_count(session, scenario),
         "kinds": kinds,
         "levels": level_names(),
-        "runs": scenario_runs(session, scenario.id),
+        "runs": list_eval_runs(session, scenario_id=scenario.id),
     }
 
 
@@ -107,20 +96,17 @@ def run_context(session, settings, run: EvalRun) -> dict[str, Any]:
         "charts": quality_charts(summary["levels"]),
         "items": item_rows(session, run),
         "costs": run_costs(session, settings, run) if done and summary["levels"] else None,
-        "others": [r for r in scenario_runs(session, run.scenario_id) if r.id != run.id],
+        "others": [
+            r for r in list_eval_runs(session, scenario_id=run.scenario_id) if r.id != run.id
+        ],
     }
 
 
 def item_rows(session, run: EvalRun) -> list[dict[str, Any]]:
     """One row per item: its quality per level (mean over repeats) and its comparisons."""
     rows: dict[int, dict[str, Any]] = {}
-    statement = (
-        select(EvalScore, EvalItem)
-        .join(EvalItem, EvalScore.eval_item_id == EvalItem.id)
-        .where(EvalScore.eval_run_id == run.id)
-        .order_by(EvalItem.position, EvalScore.repeat)
-    )
-    for score, item in session.execute(statement):
+    scored = sorted(scored_items(session, run.id), key=lambda s: (s.item.position, s.score.repeat))
+    for score, item, _ in scored:
         row = rows.setdefault(
             item.id, {"item": item, "quality": defaultdict(list), "comparisons": []}
         )
@@ -138,13 +124,13 @@ def mean_or_none(values: list[float | None]) -> float | None:
 
 
 @router.get("/evals/{eval_id}")
-def run_page(request: Request, eval_id: EvalId, session: SessionDep, settings: SettingsDep):
+def run_page(request: Request, eval_id: RecordId, session: SessionDep, settings: SettingsDep):
     context = run_context(session, settings, get_eval_run(session, eval_id))
     return render(request, "eval_run.html", "_partials/eval_results.html", context)
 
 
 @router.get("/evals/{eval_id}/progress")
-def progress(request: Request, eval_id: EvalId, session: SessionDep):
+def progress(request: Request, eval_id: RecordId, session: SessionDep):
     """The progress partial; it polls itself while the run is active, and once it is over
     sends the browser to the full results (htmx) or shows them."""
     run = get_eval_run(session, eval_id)
@@ -154,7 +140,7 @@ def progress(request: Request, eval_id: EvalId, session: SessionDep):
 
 
 @router.post("/evals/{eval_id}/cancel")
-def cancel(request: Request, eval_id: EvalId, session: SessionDep):
+def cancel(request: Request, eval_id: RecordId, session: SessionDep):
     """Cancel the run (it stops after its current item), then show its page."""
     cancel_eval_run(session, eval_id)
     session.commit()
@@ -164,7 +150,7 @@ def cancel(request: Request, eval_id: EvalId, session: SessionDep):
 @router.get("/evals/{eval_id}/compare")
 def compare_runs(
     request: Request,
-    eval_id: EvalId,
+    eval_id: RecordId,
     session: SessionDep,
     other: Annotated[int, Query(ge=1, le=2**31 - 1)],
 ):

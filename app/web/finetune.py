@@ -5,35 +5,31 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Path, Request, UploadFile
-from sqlalchemy import select
+from fastapi import APIRouter, File, Form, Request, UploadFile
 
-from app.api.finetune import MAX_ID, training_eta, training_progress
-from app.db.models import Dataset, Training
-from app.db.queries import get_scenario, list_adapters
-from app.deps import RuntimeDep, SessionDep
+from app.db.queries import get_scenario, list_adapters, list_datasets
+from app.deps import RecordId, RuntimeDep, SessionDep
 from app.finetune.adapters import delete_adapter, get_adapter, set_active_adapter
 from app.finetune.config import ConfigError, default_yaml, parse_config
-from app.finetune.jobs import cancel_training, get_training, submit_training
+from app.finetune.jobs import (
+    cancel_training,
+    get_training,
+    list_trainings,
+    submit_training,
+    training_eta,
+    training_progress,
+)
 from app.finetune.uploads import upload_from_request
 from app.web.chart import line_chart
 from app.web.render import go, render
 
 router = APIRouter(include_in_schema=False)
-TrainingId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def finetune_context(session, runtime, slug: str, **extra) -> dict:
     scenario = get_scenario(session, slug)
-    datasets = session.scalars(
-        select(Dataset).where(Dataset.scenario_id == scenario.id).order_by(Dataset.id.desc())
-    ).all()
-    trainings = session.scalars(
-        select(Training)
-        .where(Training.scenario_id == scenario.id)
-        .order_by(Training.id.desc())
-        .limit(20)
-    ).all()
+    datasets = list_datasets(session, scenario_id=scenario.id)
+    trainings = list_trainings(session, scenario_id=scenario.id, limit=20)
     return {
         "scenario": scenario,
         "datasets": datasets,
@@ -110,7 +106,7 @@ def start_training(
 
 
 @router.get("/trainings/{training_id}")
-def training_page(request: Request, training_id: TrainingId, session: SessionDep):
+def training_page(request: Request, training_id: RecordId, session: SessionDep):
     """The job's page; htmx polls the progress partial while the job is queued or running."""
     job = get_training(session, training_id)
     context = {
@@ -123,7 +119,7 @@ def training_page(request: Request, training_id: TrainingId, session: SessionDep
 
 
 @router.post("/trainings/{training_id}/cancel")
-def cancel(request: Request, training_id: TrainingId, session: SessionDep):
+def cancel(request: Request, training_id: RecordId, session: SessionDep):
     cancel_training(session, training_id)
     session.commit()
     return go(request, f"/trainings/{training_id}")

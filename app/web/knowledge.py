@@ -89,6 +89,7 @@ def remove(request: Request, slug: str, document_id: RecordId, session: SessionD
     """Delete a document (and its chunks); htmx gets the refreshed table."""
     scenario = get_scenario(session, slug)
     delete_document(session, scenario=scenario, document_id=document_id)
+    session.commit()
     if from_htmx(request):
         context = documents_context(session, scenario)
         return render(request, "documents.html", "_partials/documents_table.html", context)
