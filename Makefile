@@ -63,6 +63,7 @@ test-all: install system-deps
 lint: install
 	$(BIN)/ruff check app tests benchmarks
 	$(BIN)/ruff format --check app tests benchmarks
+	$(BIN)/mypy
 
 compose-config: system-deps
 	docker-compose -f docker-compose.yml config --quiet

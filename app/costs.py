@@ -175,7 +175,7 @@ def corpus_costs(profile: PricingProfile, corpus_tokens: float) -> FixedCosts:
     )
 
 
-def monthly_total(variable: float, fixed: FixedCosts, queries_per_day: float, months: int):
+def monthly_total(variable: float, fixed: FixedCosts, queries_per_day: float, months: int) -> float:
     """A month at `queries_per_day`: the queries, the monthly costs, and the one-off costs
     spread over `months`."""
     return variable * queries_per_day * DAYS_PER_MONTH + fixed.monthly_usd + fixed.once_usd / months

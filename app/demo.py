@@ -117,6 +117,8 @@ def ensure_demo_adapter(
     if scenario is None:
         raise LookupError("the demo scenario is not loaded; run `tritune setup`")
     dataset = latest_dataset(session, scenario.id)
+    if dataset is None:
+        raise LookupError("the demo scenario has no dataset; run `tritune setup`")
     config = config or TrainConfig()
     limit = settings.demo_train_limit if limit is None else limit
     name = demo_adapter_name(dataset.sha256, config, limit, settings.base_model)
@@ -136,6 +138,7 @@ def ensure_demo_adapter(
             progress=progress,
         )
         record = read_training_record(Path(result.path))
+    assert record is not None  # train_lora saves it with the adapter
     register_adapter(
         session,
         scenario=scenario,

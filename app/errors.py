@@ -12,6 +12,7 @@ error page, and htmx requests the `_partials/error.html` fragment.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from urllib.parse import unquote
 
 from fastapi import FastAPI, Request
@@ -22,6 +23,8 @@ from fastapi.exception_handlers import (
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.middleware.base import RequestResponseEndpoint
+from starlette.responses import Response
 
 log = logging.getLogger(__name__)
 JSON_PATHS = ("/api", "/healthz", "/readyz", "/docs", "/redoc", "/openapi.json", "/metrics")
@@ -61,7 +64,9 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith(JSON_PATHS)
 
 
-def error_page(request: Request, status: int, message: str, headers: dict | None = None):
+def error_page(
+    request: Request, status: int, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
     """The error page, or its fragment for htmx (the templates load only when needed)."""
     from app.web.render import render
 
@@ -73,7 +78,9 @@ def error_page(request: Request, status: int, message: str, headers: dict | None
 
 def install_handlers(app: FastAPI) -> None:
     @app.middleware("http")
-    async def refuse_nul_in_address(request: Request, call_next):
+    async def refuse_nul_in_address(
+        request: Request, call_next: RequestResponseEndpoint
+    ) -> Response:
         # Postgres text cannot hold NUL: a path or query parameter with one would fail in the
         # database as a 500. Refused here, once, for every route.
         if "\x00" in request.url.path or "\x00" in unquote(request.url.query):
@@ -84,27 +91,27 @@ def install_handlers(app: FastAPI) -> None:
         return await call_next(request)
 
     @app.exception_handler(AppError)
-    async def app_error(request: Request, error: AppError):
+    async def app_error(request: Request, error: AppError) -> Response:
         if wants_json(request):
             return JSONResponse({"detail": error.message}, error.status, headers=error.headers)
         return error_page(request, error.status, error.message, error.headers)
 
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, error: HTTPException):
+    async def http_error(request: Request, error: HTTPException) -> Response:
         if wants_json(request):
             return await http_exception_handler(request, error)
         message = "There is no such page." if error.status_code == 404 else str(error.detail)
         return error_page(request, error.status_code, message, error.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, error: RequestValidationError):
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
         if wants_json(request):
             return await request_validation_exception_handler(request, error)
         fields = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in error.errors())
         return error_page(request, 422, f"The address has a bad value ({fields}).")
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, error: Exception):
+    async def unexpected(request: Request, error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         if wants_json(request):
             return JSONResponse({"detail": "internal error; see the server log"}, 500)

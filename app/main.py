@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -29,7 +30,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     """The app. With a `runtime` given, its lifespan neither migrates nor loads models."""
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = runtime is None
         app.state.runtime = runtime or Runtime(settings or get_settings())
         if own:

@@ -8,6 +8,7 @@ imports either front end.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import typer
 
@@ -31,7 +32,7 @@ def quiet_libraries() -> None:
     transformers_logging.disable_progress_bar()
 
 
-COMMANDS = {
+COMMANDS: dict[str, Callable[..., None]] = {
     "serve": setup.serve,
     "setup": setup.setup,
     "train-demo": setup.train_demo,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -11,6 +11,9 @@ from rich.table import Table
 
 from app.cli.context import cli_context
 from app.cli.display import bad_parameter, command_errors, console, listed
+
+if TYPE_CHECKING:
+    from app.compare.shapes import ComparisonPublic, ResultPublic
 
 
 def compare(
@@ -57,7 +60,7 @@ def compare(
         console.print(results_table(public))
 
 
-def results_table(public) -> Table:
+def results_table(public: ComparisonPublic) -> Table:
     table = Table(title=f"#{public.id} {public.query}", show_lines=True, expand=True)
     table.add_column("", style="bold", no_wrap=True)
     for result in public.results:
@@ -79,7 +82,7 @@ def results_table(public) -> Table:
     return table
 
 
-def used_summary(result) -> str:
+def used_summary(result: ResultPublic) -> str:
     if result.context:
         return "\n".join(f"[{c['citation']}] {c['document']}" for c in result.context)
     if result.examples:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import TextColumn
@@ -15,6 +15,10 @@ from app.cli.context import cli_context
 from app.cli.display import command_errors, console, progress_bar
 from app.db.queries import get_scenario
 from app.finetune.train import StepReport
+
+if TYPE_CHECKING:
+    from app.db.models import Dataset
+    from app.finetune.validate import Report
 
 
 @contextmanager
@@ -49,6 +53,7 @@ def dataset(
     with cli_context(ctx).open_runtime() as runtime, command_errors():
         with console.status("loading models"):
             runtime.load(demo=False)
+        embedder, engine = runtime.models()
         with runtime.session() as session:
             stored, report = upload_dataset(
                 session,
@@ -60,8 +65,8 @@ def dataset(
                 eval_fraction=eval_fraction,
                 name=file.name,
                 settings=runtime.settings,
-                embedder=runtime.embedder,
-                engine=runtime.engine,
+                embedder=embedder,
+                engine=engine,
                 dry_run=check,
             )
             session.commit()
@@ -70,7 +75,7 @@ def dataset(
         raise typer.Exit(1)
 
 
-def print_report(report, stored) -> None:
+def print_report(report: Report, stored: Dataset | None) -> None:
     for error in report.errors:
         console.print(f"[red]error[/] {error.file}:{error.line}: {error.message}")
     for warning in report.warnings:
@@ -142,12 +147,14 @@ def train(
 def print_training(session: Session, job_id: int) -> None:
     from app.db.models import Training
 
-    job = session.get(Training, job_id)
+    job = session.get_one(Training, job_id)
     if job.status != "succeeded":
         console.print(f"[red]{job.status}[/] {job.error or ''}")
         raise typer.Exit(1)
-    evaluation = job.adapter.evaluation
-    console.print(f"[bold]adapter[/] {job.adapter.name} registered ({job.adapter.checksum[:12]})")
+    adapter = job.adapter
+    assert adapter is not None  # a training succeeds by registering its adapter
+    evaluation = adapter.evaluation
+    console.print(f"[bold]adapter[/] {adapter.name} registered ({adapter.checksum[:12]})")
     for side in ("base", "adapter"):
         scores = evaluation.get(side) or {}
         console.print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +11,7 @@ from rich.progress import TextColumn
 from rich.table import Table
 
 from app.cli.context import cli_context
-from app.cli.display import command_errors, console, progress_bar
+from app.cli.display import Advance, command_errors, console, progress_bar
 from app.db.queries import get_scenario
 from app.rag.extract import KINDS
 from app.rag.ingest import IngestReport, SourceFile
@@ -47,7 +48,7 @@ def ingest(
         raise typer.Exit(1)
 
 
-def counter(bar, total: int):
+def counter(bar: Advance, total: int) -> Callable[[str], None]:
     """An `on_file(name)` callback that advances `bar` by one file."""
     done = 0
 

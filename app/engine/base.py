@@ -96,7 +96,7 @@ class FairLock:
             self._condition.wait_for(lambda: self._queue[0] is ticket)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         with self._condition:
             self._queue.popleft()
             self._condition.notify_all()

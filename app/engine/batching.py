@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
 
 import torch
 from transformers import DynamicCache
@@ -75,6 +76,20 @@ class Row:
         return self.result
 
 
+class AttentionLayer(Protocol):
+    """One layer of a filled key/value cache: keys and values `[batch, heads, tokens, dim]`."""
+
+    keys: torch.Tensor
+    values: torch.Tensor
+
+
+def attention_layers(cache: DynamicCache) -> list[AttentionLayer]:
+    """The layers of a cache a prefill has filled. transformers types a layer's keys and
+    values as None until its first forward pass, and the layers as a union that includes
+    linear-attention layers without any; neither is the case here."""
+    return cast(list[AttentionLayer], cache.layers)
+
+
 @dataclass
 class Batch:
     """The rows decoding together and their shared key/value cache. Column j of `mask` is
@@ -90,12 +105,12 @@ class Batch:
 
     def add(self, row: Row, cache: DynamicCache) -> None:
         """Append `row`, whose prompt was prefilled into `cache` (batch of one)."""
-        if self.cache is None:
+        if self.cache is None or self.mask is None:  # empty: the first row sets both
             self.rows, self.cache = [row], cache
             self.mask = torch.ones(1, len(row.prompt), dtype=torch.long)
             return
         length = max(self.length, len(row.prompt))
-        for mine, theirs in zip(self.cache.layers, cache.layers, strict=True):
+        for mine, theirs in zip(attention_layers(self.cache), attention_layers(cache), strict=True):
             mine.keys = torch.cat([left_pad(mine.keys, length), left_pad(theirs.keys, length)])
             mine.values = torch.cat(
                 [left_pad(mine.values, length), left_pad(theirs.values, length)]
@@ -109,6 +124,7 @@ class Batch:
         if not indexes:
             self.rows, self.cache, self.mask = [], None, None
             return
+        assert self.cache is not None and self.mask is not None  # set while there are rows
         if len(indexes) < len(self.rows):
             select = torch.tensor(indexes)
             self.cache.batch_select_indices(select)
@@ -117,7 +133,7 @@ class Batch:
         used = self.mask.any(dim=0).nonzero()
         start = int(used[0]) if len(used) else 0
         if start:
-            for layer in self.cache.layers:
+            for layer in attention_layers(self.cache):
                 layer.keys = layer.keys[:, :, start:, :]
                 layer.values = layer.values[:, :, start:, :]
             self.mask = self.mask[:, start:]
@@ -153,7 +169,7 @@ class Batcher:
     def __init__(
         self,
         model_fn: Callable[[], torch.nn.Module],
-        adapter_kwargs: Callable[[list[Row]], dict],
+        adapter_kwargs: Callable[[list[Row]], dict[str, Any]],
         decode: Callable[[list[int]], str],
         stop_ids: set[int],
         max_rows: int = 8,
@@ -248,6 +264,7 @@ class Batcher:
     @torch.inference_mode()
     def _step(self) -> None:
         batch = self._batch
+        assert batch.mask is not None  # a step runs only while there are rows
         batch.mask = torch.cat([batch.mask, batch.mask.new_ones(len(batch.rows), 1)], dim=1)
         with self.model_lock, CORES:
             output = self.model_fn()(

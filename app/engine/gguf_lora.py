@@ -90,7 +90,7 @@ def peft_scaling(config: dict, module: str) -> float:
     return alpha / (math.sqrt(rank) if config.get("use_rslora") else rank)
 
 
-def _pattern_value(pattern: dict, module: str, default):
+def _pattern_value(pattern: dict[str, float], module: str, default: float) -> float:
     for key, value in pattern.items():  # PEFT's matching: a key names a module suffix
         if re.match(rf"(.*\.)?({key})$", module):
             return value

@@ -18,9 +18,13 @@ from __future__ import annotations
 import ctypes
 import time
 from pathlib import Path
+from typing import TypedDict, cast
 
 import llama_cpp
+import numpy as np
+import numpy.typing as npt
 
+from app.config import Settings
 from app.cores import CORES
 from app.engine.base import DeltaStream, Engine, FairLock, GenerationRequest, GenerationResult
 from app.engine.gguf_lora import ensure_gguf_lora
@@ -40,19 +44,32 @@ def can_run(base_model: str) -> bool:
         return file.read(4) == GGUF_MAGIC
 
 
+class Sampling(TypedDict):
+    """llama.cpp's sampling settings, as `create_completion` takes them."""
+
+    temperature: float
+    top_k: int
+    top_p: float
+    min_p: float
+    typical_p: float
+    repeat_penalty: float
+
+
 class RequestTracker:
     """Called by llama-cpp-python after each sampled token (as a stopping criterion that never
     stops): notes the first token's time and streams the text decoded so far. At call k the
     context holds the prompt and the first k-1 completion tokens, so the stream trails by
     one token; `stream.finish` sends the rest."""
 
-    def __init__(self, tokenizer: GGUFTokenizer, prompt: list[int], request: GenerationRequest):
+    def __init__(
+        self, tokenizer: GGUFTokenizer, prompt: list[int], request: GenerationRequest
+    ) -> None:
         self.tokenizer = tokenizer
         self.prompt = prompt
         self.stream = DeltaStream(request.on_token)
         self.first_token_at: float | None = None
 
-    def __call__(self, input_ids, logits) -> bool:
+    def __call__(self, input_ids: npt.NDArray[np.intc], logits: npt.NDArray[np.single]) -> bool:
         if self.first_token_at is None:
             self.first_token_at = time.perf_counter()
         if self.stream.on_token is not None:
@@ -86,7 +103,7 @@ class LlamaCppEngine(Engine):
         self._active: str | None = None
 
     @classmethod
-    def from_settings(cls, settings) -> LlamaCppEngine:
+    def from_settings(cls, settings: Settings) -> LlamaCppEngine:
         return cls(settings.base_model, threads=settings.inference_threads)
 
     def render_chat(self, messages: list[dict[str, str]]) -> str:
@@ -118,7 +135,9 @@ class LlamaCppEngine(Engine):
         if name is None:
             status = llama_cpp.llama_set_adapters_lora(self.llm.ctx, None, 0, None)
         else:
-            handles = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self._handles[name])
+            # llama-cpp-python declares the adapter handle as c_void_p but the array of them
+            # as pointers to c_void_p; at run time the handle is such a pointer
+            handles = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self._handles[name])  # type: ignore[misc]
             scales = (ctypes.c_float * 1)(1.0)
             status = llama_cpp.llama_set_adapters_lora(self.llm.ctx, handles, 1, scales)
         if status != 0:
@@ -136,13 +155,15 @@ class LlamaCppEngine(Engine):
             prompt = self.tokenize(self.render_chat(request.messages))
             tracker = RequestTracker(self.tokenizer, prompt, request)
             started = time.perf_counter()
-            completion = self.llm.create_completion(
+            response = self.llm.create_completion(
                 prompt,
                 max_tokens=request.max_new_tokens,
                 stopping_criteria=llama_cpp.StoppingCriteriaList([tracker]),
                 **self.sampling_kwargs(request.temperature),
             )
             ended = time.perf_counter()
+        # without stream=True it is one response; llama-cpp-python types both return kinds
+        completion = cast(llama_cpp.CreateCompletionResponse, response)
         text = completion["choices"][0]["text"].strip()
         tracker.stream.finish(text)
         usage = completion["usage"]
@@ -162,7 +183,7 @@ class LlamaCppEngine(Engine):
             self.llm.close()
 
     @staticmethod
-    def sampling_kwargs(temperature: float) -> dict:
+    def sampling_kwargs(temperature: float) -> Sampling:
         """Greedy at 0; otherwise plain sampling at `temperature` over the whole vocabulary,
         as the transformers engine does (no top-k, top-p, min-p or repetition penalty)."""
         return {

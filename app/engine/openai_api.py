@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from app.config import Settings
 from app.engine.base import (
     DeltaStream,
     Engine,
@@ -147,18 +148,16 @@ class OpenAIEngine(Engine):
         self._usage_missing_noted = False
 
     @classmethod
-    def from_settings(cls, settings) -> OpenAIEngine:
-        required = {
-            "TRITUNE_OPENAI_BASE_URL": settings.openai_base_url,
-            "TRITUNE_OPENAI_MODEL": settings.openai_model,
-        }
-        missing = [variable for variable, value in required.items() if not value]
-        if missing:
+    def from_settings(cls, settings: Settings) -> OpenAIEngine:
+        base_url, model = settings.openai_base_url, settings.openai_model
+        if not base_url or not model:
+            required = {"TRITUNE_OPENAI_BASE_URL": base_url, "TRITUNE_OPENAI_MODEL": model}
+            missing = [variable for variable, value in required.items() if not value]
             raise ValueError(f"TRITUNE_ENGINE=openai needs {' and '.join(missing)}")
         key = settings.openai_api_key
         return cls(
-            base_url=settings.openai_base_url,
-            model=settings.openai_model,
+            base_url=base_url,
+            model=model,
             base_model=settings.base_model,
             api_key=key.get_secret_value() if key else None,
             timeout_s=settings.openai_timeout_s,

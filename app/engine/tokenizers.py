@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, NoReturn, Protocol, cast
 
 from jinja2.ext import loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+if TYPE_CHECKING:  # both load at run time only where used (llama.cpp, transformers are heavy)
+    import llama_cpp
+    from transformers import PreTrainedTokenizerBase
 
 
 class Tokenizer(Protocol):
@@ -39,7 +43,7 @@ class ChatTemplate:
         self.special_tokens = special_tokens
 
     @staticmethod
-    def raise_exception(message: str):
+    def raise_exception(message: str) -> NoReturn:
         raise ValueError(f"chat template: {message}")
 
     def render(self, messages: list[dict[str, str]]) -> str:
@@ -52,7 +56,7 @@ class GGUFTokenizer:
     """A GGUF's vocabulary and chat template as llama.cpp reads them (`llm`: a
     `llama_cpp.Llama`, with or without weights)."""
 
-    def __init__(self, llm) -> None:
+    def __init__(self, llm: llama_cpp.Llama) -> None:
         self.llm = llm
         model = llm._model
         ids = {"bos_token": llm.token_bos(), "eos_token": llm.token_eos()}
@@ -95,18 +99,31 @@ class HFTokenizer:
         self.tokenizer = AutoTokenizer.from_pretrained(source)
 
     def render_chat(self, messages: list[dict[str, str]]) -> str:
-        return self.tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True
-        )
+        return hf_render_chat(self.tokenizer, messages)
 
     def tokenize(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False)
 
     def decode(self, tokens: list[int]) -> str:
-        return self.tokenizer.decode(tokens, skip_special_tokens=True)
+        return hf_decode(self.tokenizer, tokens)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenize(text))
+
+
+def hf_render_chat(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, str]]) -> str:
+    """The prompt a `transformers` tokenizer's chat template makes of `messages`, ending with
+    the assistant's turn opened."""
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    # transformers types one result for every `tokenize`/`return_dict` combination; with
+    # tokenize=False it is the rendered text
+    return cast(str, text)
+
+
+def hf_decode(tokenizer: PreTrainedTokenizerBase, tokens: list[int]) -> str:
+    """One sequence of tokens as text, special tokens left out."""
+    # transformers types `decode` for a batch too (list[str]); one sequence decodes to a str
+    return cast(str, tokenizer.decode(tokens, skip_special_tokens=True))
 
 
 def local_tokenizer(base_model: str) -> GGUFTokenizer | HFTokenizer:

@@ -13,6 +13,7 @@ import logging
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import (
@@ -22,15 +23,20 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from app.config import Settings
 from app.cores import configure_threads
 from app.engine.base import Engine, GenerationRequest, GenerationResult
 from app.engine.batching import Batcher, Row
+from app.engine.tokenizers import hf_decode, hf_render_chat
+
+if TYPE_CHECKING:  # peft loads with the first adapter
+    from peft import PeftModel
 
 BASE_ADAPTER = "__base__"
 log = logging.getLogger(__name__)
 
 
-def model_source(base_model: str) -> tuple[str, dict]:
+def model_source(base_model: str) -> tuple[str, dict[str, str]]:
     """Where `from_pretrained` finds `base_model`: a .gguf file, a directory or a hub id."""
     path = Path(base_model)
     if path.suffix == ".gguf":
@@ -78,7 +84,9 @@ def dequantised_copy(gguf: Path, cache_dir: Path) -> Path:
         return target
     log.info("dequantising %s into %s (once)", gguf.name, target)
     model, tokenizer = load_base(str(gguf))
-    model.hf_quantizer = None  # the weights are plain fp32 now; save them as such
+    # the weights are plain fp32 now; save them as such. (transformers sets `hf_quantizer`
+    # without declaring it on the class, so torch types it as a submodule or tensor.)
+    model.hf_quantizer = None  # type: ignore[assignment]
     del model.config.quantization_config
     cache_dir.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache_dir))
@@ -92,10 +100,6 @@ def dequantised_copy(gguf: Path, cache_dir: Path) -> Path:
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return target
-
-
-def render_chat(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, str]]) -> str:
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
 class TransformersEngine(Engine):
@@ -113,6 +117,7 @@ class TransformersEngine(Engine):
             configure_threads(threads)
         self.model = model_display_name(base_model)
         self.base_model = base_model
+        self._model: PreTrainedModel | PeftModel
         self._model, self.tokenizer = load_base(base_model, cache_dir)
         if dtype != "float32":  # adapters loaded later keep fp32 LoRA weights (PEFT's default)
             self._model.to(getattr(torch, dtype))
@@ -128,7 +133,7 @@ class TransformersEngine(Engine):
         super().__init__(model_lock=self._batcher.model_lock)  # adapters load between steps
 
     @classmethod
-    def from_settings(cls, settings) -> TransformersEngine:
+    def from_settings(cls, settings: Settings) -> TransformersEngine:
         return cls(
             settings.base_model,
             threads=settings.inference_threads,
@@ -156,7 +161,7 @@ class TransformersEngine(Engine):
         return len(self.tokenize(text))
 
     def render_chat(self, messages: list[dict[str, str]]) -> str:
-        return render_chat(self.tokenizer, messages)
+        return hf_render_chat(self.tokenizer, messages)
 
     def run(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         """Queue every request for the batcher, then wait for all of them: requests that
@@ -170,14 +175,14 @@ class TransformersEngine(Engine):
     def tokenize(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False)
 
-    def adapter_kwargs(self, rows: list[Row]) -> dict:
+    def adapter_kwargs(self, rows: list[Row]) -> dict[str, Any]:
         """Each row's adapter for PEFT's mixed-adapter forward (none before any is loaded)."""
         if not self._checksums:
             return {}
         return {"adapter_names": [row.request.adapter or BASE_ADAPTER for row in rows]}
 
     def decode(self, tokens: list[int]) -> str:
-        return self.tokenizer.decode(tokens, skip_special_tokens=True)
+        return hf_decode(self.tokenizer, tokens)
 
     def stop_ids(self) -> set[int]:
         """The tokenizer's end and padding tokens and the model's end-of-sequence ids."""

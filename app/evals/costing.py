@@ -64,11 +64,11 @@ def choose_profile(settings: Settings, name: str | None) -> PricingProfile:
 
 
 def scenario_fixed_inputs(session: Session, scenario: Scenario) -> ScenarioFixedInputs:
-    corpus = session.scalar(
+    corpus = session.execute(
         select(func.coalesce(func.sum(Chunk.token_count), 0)).where(
             Chunk.scenario_id == scenario.id
         )
-    )
+    ).scalar_one()  # an aggregate: always one row
     adapter = scenario.active_adapter
     metrics = adapter.metrics if adapter else {}
     # Training tokens: the mean example length (about 4 characters a token) times the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,6 +32,13 @@ def latest_finished_run(session: Session, scenario_id: int) -> EvalRun | None:
     )
 
 
+def finished_summary(run: EvalRun) -> dict[str, Any]:
+    """The summary `run` stored when it finished."""
+    if run.summary is None:
+        raise ValueError(f"eval run {run.id} has no summary: it has not finished")
+    return run.summary
+
+
 def run_costs(
     session: Session,
     settings: Settings,
@@ -39,7 +47,7 @@ def run_costs(
     queries_per_day: float | None = None,
 ) -> CostEstimate:
     return estimate_costs(
-        run.summary["levels"],
+        finished_summary(run)["levels"],
         choose_profile(settings, profile),
         scenario_fixed_inputs(session, run.scenario),
         queries_per_day or settings.queries_per_day,
@@ -60,4 +68,4 @@ def scenario_report(
     if run is None:
         raise NotFound(f"scenario {slug!r} has no finished eval run; run an eval first")
     costs = run_costs(session, settings, run, profile, queries_per_day)
-    return ScenarioReport(slug, run, costs, build_report(run.summary, costs, run.skipped))
+    return ScenarioReport(slug, run, costs, build_report(finished_summary(run), costs, run.skipped))

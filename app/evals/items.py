@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import jsonschema
 from sqlalchemy import select
@@ -105,7 +105,7 @@ def parse_item(line: str) -> EvalItemSpec:
     return item
 
 
-def missing(name: str):
+def missing(name: str) -> NoReturn:
     raise ValueError(f"'{name}' (or 'query') is required and must be a non-empty string")
 
 

@@ -12,7 +12,7 @@ import math
 import re
 import statistics
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import jsonschema
@@ -100,7 +100,7 @@ def same_value(got: Any, want: Any) -> bool:
 
 
 def embedding_similarity(
-    output_vector: Sequence[float] | None, reference_vector: Sequence[float] | None
+    output_vector: Collection[float] | None, reference_vector: Collection[float] | None
 ) -> float | None:
     """Cosine similarity of the output's and the reference's embeddings (None without a
     reference; 0.0 for a zero vector)."""

@@ -167,6 +167,8 @@ def volume_notes(kinds: list[KindDecision], costs: CostEstimate | None) -> list[
 
 def volume_note(k: KindDecision, level: str, costs: CostEstimate) -> list[str]:
     """The note for one kind and one level that wins at volume, if it applies."""
+    if k.level is None:
+        return []
     rival, chosen = k.quality.get(level), k.quality.get(k.level)
     if rival is None or chosen is None or rival < chosen - GAIN:
         return []
@@ -217,12 +219,12 @@ def build_report(
 
 
 def headline(kinds: list[KindDecision], thin_reasons: list[str]) -> str:
-    routed = [k for k in kinds if k.level]
-    if not routed:
-        return "No recommendation: no level produced a scored answer."
     by_level: dict[str, list[str]] = {}
-    for k in routed:
-        by_level.setdefault(k.level, []).append(k.kind)
+    for k in kinds:
+        if k.level:
+            by_level.setdefault(k.level, []).append(k.kind)
+    if not by_level:
+        return "No recommendation: no level produced a scored answer."
     if len(by_level) == 1:
         text = f"Use {name(next(iter(by_level)))} for every kind of item."
     else:

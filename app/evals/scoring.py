@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection
 from typing import Any
 
 from app.evals import metrics as m
@@ -36,8 +36,8 @@ def score_result(
     *,
     schema: dict | None,
     k: int,
-    output_vector: Sequence[float] | None = None,
-    reference_vector: Sequence[float] | None = None,
+    output_vector: Collection[float] | None = None,  # an embedding (a numpy row) or a list
+    reference_vector: Collection[float] | None = None,
 ) -> dict[str, float | None]:
     """Scores of `result` (a stored level result) against `item` (an eval item). A level
     that failed scores None everywhere and `error` 1."""

@@ -11,8 +11,13 @@ from app.evals.scoring import QUALITY_METRICS
 
 # Differences in a [0, 1] score smaller than this are called close, whatever the spread.
 CLOSE = 0.05
-USAGE = ("latency_p50_ms", "latency_p95_ms", "cost_per_query_usd", "prompt_tokens")
-USAGE += ("completion_tokens",)
+USAGE = (
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "cost_per_query_usd",
+    "prompt_tokens",
+    "completion_tokens",
+)
 LOWER_IS_BETTER = set(USAGE)
 
 Row = dict[str, Any]
@@ -75,7 +80,7 @@ def winner(group: dict[str, dict[str, Any]], metric: str) -> dict[str, Any] | No
     """The best level on `metric` in a `{level: stats}` group, its margin over the runner-up
     and whether the margin is clear (above CLOSE and above both levels' spread for quality
     metrics; any margin for usage). None when fewer than one level measured it."""
-    measured = [(lv, value(s, metric)) for lv, s in group.items() if value(s, metric) is not None]
+    measured = [(lv, v) for lv, s in group.items() if (v := value(s, metric)) is not None]
     if not measured:
         return None
     lower = metric in LOWER_IS_BETTER
@@ -99,7 +104,7 @@ def run_differences(before: dict[str, Any], after: dict[str, Any]) -> dict[str, 
     """Per level (and per kind and level), each quality metric's mean in two runs, the change,
     and whether it is notable (larger than CLOSE and than either run's spread)."""
 
-    def group(a: dict, b: dict) -> dict[str, dict[str, dict[str, Any]]]:
+    def group(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
         return {
             level: {name: change(a.get(level), b.get(level), name) for name in QUALITY_METRICS}
             for level in dict.fromkeys([*a, *b])
@@ -112,10 +117,10 @@ def run_differences(before: dict[str, Any], after: dict[str, Any]) -> dict[str, 
     }
 
 
-def change(a: dict | None, b: dict | None, metric: str) -> dict[str, Any]:
+def change(a: dict[str, Any] | None, b: dict[str, Any] | None, metric: str) -> dict[str, Any]:
     was = a["metrics"][metric]["mean"] if a else None
     now = b["metrics"][metric]["mean"] if b else None
-    if was is None or now is None:
+    if a is None or b is None or was is None or now is None:
         return {"before": was, "after": now, "delta": None, "notable": False}
     spreads = [s["metrics"][metric]["spread"] or 0 for s in (a, b)]
     delta = now - was

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from pathlib import Path
+from typing import TypeGuard
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -57,7 +58,7 @@ def register_adapter(
     return adapter
 
 
-def usable(adapter: Adapter | None) -> bool:
+def usable(adapter: Adapter | None) -> TypeGuard[Adapter]:
     """Whether the adapter's files are still on disk."""
     return adapter is not None and (Path(adapter.path) / "adapter_config.json").is_file()
 

@@ -42,14 +42,18 @@ def parse_record(record: object) -> ChatExample:
     if "messages" in record:
         return ChatExample(check_messages(record["messages"]))
     if "prompt" in record or "completion" in record:
-        prompt, completion = record.get("prompt"), record.get("completion")
-        for name, value in (("prompt", prompt), ("completion", completion)):
-            if not isinstance(value, str) or not value.strip():
-                raise ValueError(f"'{name}' must be a non-empty string")
+        prompt, completion = required_text(record, "prompt"), required_text(record, "completion")
         return ChatExample(
             [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}]
         )
     raise ValueError("expected 'messages' or 'prompt' and 'completion'")
+
+
+def required_text(record: dict[str, object], name: str) -> str:
+    value = record.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"'{name}' must be a non-empty string")
+    return value
 
 
 def check_messages(messages: object) -> list[dict[str, str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from app.engine import Engine, GenerationRequest
 from app.finetune.adapters import adapter_checksum
@@ -68,14 +69,14 @@ def normalised(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def parse_json(text: str):
+def parse_json(text: str) -> Any:
     try:
         return json.loads(text)
     except (json.JSONDecodeError, TypeError):
         return None
 
 
-def field_match(output, reference: dict) -> float:
+def field_match(output: object, reference: dict[str, Any]) -> float:
     if not isinstance(output, dict):
         return 0.0
     return sum(output.get(key) == value for key, value in reference.items()) / len(reference)

@@ -14,17 +14,20 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
-from peft import LoraConfig, get_peft_model
-from transformers import get_linear_schedule_with_warmup
+from peft import LoraConfig, PeftModel, get_peft_model
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
-from app.engine.transformers import load_base, render_chat
+from app.engine.tokenizers import hf_render_chat
+from app.engine.transformers import load_base
 from app.finetune.dataset import ChatExample
 
 IGNORE = -100
 TRAINING_RECORD = "tritune_training.json"
 Progress = Callable[["StepReport"], None]
+Encoded = tuple[list[int], list[int]]  # one example's token ids and labels
 
 
 @dataclass
@@ -83,7 +86,7 @@ class TrainResult:
     eval_loss: float | None = None  # the same examples, after the last
 
     @property
-    def metrics(self) -> dict:
+    def metrics(self) -> dict[str, Any]:
         return {
             "steps": self.steps,
             "examples": self.examples,
@@ -107,9 +110,11 @@ def use_bf16(config: TrainConfig) -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def encode_example(tokenizer, example: ChatExample, max_len: int) -> tuple[list[int], list[int]]:
+def encode_example(
+    tokenizer: PreTrainedTokenizerBase, example: ChatExample, max_len: int
+) -> Encoded:
     """Token ids and labels: the rendered prompt masked, the answer plus end-of-turn learned."""
-    prompt = render_chat(tokenizer, example.messages[:-1])
+    prompt = hf_render_chat(tokenizer, example.messages[:-1])
     answer = example.completion + tokenizer.eos_token
     prompt_ids = tokenizer.encode(prompt, add_special_tokens=False)
     answer_ids = tokenizer.encode(answer, add_special_tokens=False)
@@ -118,7 +123,7 @@ def encode_example(tokenizer, example: ChatExample, max_len: int) -> tuple[list[
     return ids, labels
 
 
-def collate(rows: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
+def collate(rows: list[Encoded], pad_id: int) -> dict[str, torch.Tensor]:
     width = max(len(ids) for ids, _ in rows)
     input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
@@ -130,11 +135,13 @@ def collate(rows: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, t
     return {"input_ids": input_ids, "labels": labels, "attention_mask": mask}
 
 
-def answer_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def answer_loss(model: PreTrainedModel | PeftModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Mean next-token loss over the answer tokens, the same value as the model's own loss,
     but the vocabulary projection runs only where a label is learned: on a 49k-token
     vocabulary that is a good part of a small model's compute, and prompts are most tokens."""
-    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    # a `*ForCausalLM`: its body (`model`) and head (`lm_head`) are not declared on the
+    # `PreTrainedModel` type, so they are used untyped
+    causal_lm: Any = model.get_base_model() if isinstance(model, PeftModel) else model
     hidden = causal_lm.model(
         input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
     ).last_hidden_state
@@ -144,7 +151,9 @@ def answer_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(logits.float(), targets[learned])
 
 
-def mean_loss(model, rows: list, config: TrainConfig, pad_id: int) -> float | None:
+def mean_loss(
+    model: PeftModel, rows: list[Encoded], config: TrainConfig, pad_id: int
+) -> float | None:
     """The answer loss over `rows` (eval mode, no gradients), weighted by batch size."""
     if not rows:
         return None
@@ -158,12 +167,12 @@ def mean_loss(model, rows: list, config: TrainConfig, pad_id: int) -> float | No
     return round(total / len(rows), 4)
 
 
-def batches(rows: list, size: int, rng: random.Random) -> list[list]:
+def batches(rows: list[Encoded], size: int, rng: random.Random) -> list[list[Encoded]]:
     """Shuffled batches of similar length (less padding, so fewer wasted FLOPs on a CPU)."""
     order = rows[:]
     rng.shuffle(order)
     pool = size * 16
-    grouped = []
+    grouped: list[list[Encoded]] = []
     for start in range(0, len(order), pool):
         block = sorted(order[start : start + pool], key=lambda row: len(row[0]))
         grouped += [block[i : i + size] for i in range(0, len(block), size)]
@@ -190,9 +199,9 @@ def train_lora(
         raise ValueError("no training examples")
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    model, tokenizer = load_base(base_model)
+    base, tokenizer = load_base(base_model)
     model = get_peft_model(
-        model,
+        base,
         LoraConfig(
             r=config.lora_r,
             lora_alpha=config.lora_alpha,
@@ -248,19 +257,19 @@ def train_lora(
     return result
 
 
-def save_atomically(model, output_dir: Path, record: dict) -> None:
+def save_atomically(model: PeftModel, output_dir: Path, record: dict[str, Any]) -> None:
     """Write next to the destination, then rename: readers never see half an adapter."""
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = output_dir.with_name(f".{output_dir.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(staging)
+    model.save_pretrained(str(staging))
     (staging / TRAINING_RECORD).write_text(json.dumps(record, indent=2))
     if output_dir.exists():
         shutil.rmtree(output_dir)
     staging.rename(output_dir)
 
 
-def read_training_record(adapter_dir: Path) -> dict | None:
+def read_training_record(adapter_dir: Path) -> dict[str, Any] | None:
     """The config and metrics saved with an adapter, or None if absent."""
     path = adapter_dir / TRAINING_RECORD
     return json.loads(path.read_text()) if path.is_file() else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -18,6 +19,11 @@ from app.finetune.config import DEFAULTS
 from app.finetune.dataset import store_dataset
 from app.finetune.validate import LineError, Report, validate_dataset
 from app.rag.embedding import Embedder
+
+if TYPE_CHECKING:
+    from starlette.datastructures import UploadFile
+
+    from app.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,7 @@ def decode(file: UploadedFile, settings: Settings, report: Report) -> str:
         return ""
 
 
-def read_upload(upload, default_name: str) -> UploadedFile | None:
+def read_upload(upload: UploadFile | None, default_name: str) -> UploadedFile | None:
     """A multipart file field (FastAPI `UploadFile`) as name and bytes; None when the field
     was left empty."""
     if upload is None or not upload.filename:
@@ -94,11 +100,11 @@ def read_upload(upload, default_name: str) -> UploadedFile | None:
 
 def upload_from_request(
     session: Session,
-    runtime,
+    runtime: Runtime,
     *,
     slug: str,
-    file,
-    eval_file,
+    file: UploadFile | None,
+    eval_file: UploadFile | None,
     eval_fraction: float,
     name: str | None,
     dry_run: bool,

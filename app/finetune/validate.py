@@ -21,6 +21,7 @@ MIN_EXAMPLES = 100
 # Tokens a chat template adds around each message (`<|im_start|>role\n … <|im_end|>\n`).
 TEMPLATE_TOKENS_PER_MESSAGE = 5
 CountTokens = Callable[[str], int]
+Numbered = list[tuple[int, ChatExample]]  # examples with their line numbers
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class Report:
         }
 
 
-def parse_lines(text: str, file: str, report: Report) -> list[tuple[int, ChatExample]]:
+def parse_lines(text: str, file: str, report: Report) -> Numbered:
     examples = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -96,7 +97,7 @@ def validate_dataset(
     return report
 
 
-def split_off(rows: list, fraction: float, seed: int) -> tuple[list, list]:
+def split_off(rows: Numbered, fraction: float, seed: int) -> tuple[Numbered, Numbered]:
     order = rows[:]
     random.Random(seed).shuffle(order)
     size = max(1, round(len(order) * fraction))
@@ -105,7 +106,9 @@ def split_off(rows: list, fraction: float, seed: int) -> tuple[list, list]:
     return kept, held
 
 
-def check_whole(report: Report, train, held, count_tokens: CountTokens, max_seq_len: int) -> None:
+def check_whole(
+    report: Report, train: Numbered, held: Numbered, count_tokens: CountTokens, max_seq_len: int
+) -> None:
     warn = report.warnings.append
     if len(train) < MIN_EXAMPLES:
         warn(
@@ -136,7 +139,7 @@ def check_whole(report: Report, train, held, count_tokens: CountTokens, max_seq_
     report.token_stats = token_stats([tokens for _, tokens in lengths])
 
 
-def duplicates(rows: list[tuple[int, ChatExample]]) -> tuple[list[int], list[int]]:
+def duplicates(rows: Numbered) -> tuple[list[int], list[int]]:
     exact_seen: set[str] = set()
     near_seen: set[str] = set()
     exact, near = [], []

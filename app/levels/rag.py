@@ -25,7 +25,8 @@ SYSTEM = (
 
 def fit_budget(hits: list[ChunkHit], budget: int) -> list[ChunkHit]:
     """The best-ranked hits whose tokens add up to at most `budget` (always the first)."""
-    kept, used = [], 0
+    kept: list[ChunkHit] = []
+    used = 0
     for hit in hits:
         if kept and used + hit.token_count > budget:
             break

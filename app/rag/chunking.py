@@ -6,7 +6,7 @@ Pure functions: the token counter is passed in, so tests need no model.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$")
@@ -61,7 +61,9 @@ def split_sections(markdown: str) -> list[Section]:
     return sections
 
 
-def window_words(words: list[str], size: int, overlap: int, count: Callable[[str], int]):
+def window_words(
+    words: list[str], size: int, overlap: int, count: Callable[[str], int]
+) -> Iterator[str]:
     """Greedy windows of whole words holding at most `size` tokens, overlapping by `overlap`.
 
     Linear in the number of words: each word is counted once, windows are found with running

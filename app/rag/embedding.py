@@ -32,7 +32,8 @@ class Embedder:
         """Embed texts; rows are unit vectors, so cosine similarity is a dot product. The
         cores are taken one batch at a time, so a long ingest lets generation in between."""
         if not texts:
-            return np.zeros((0, self.dimensions), dtype=np.float32)
+            # no rows; a model that does not state its width (None) gets width 0
+            return np.zeros((0, self.dimensions or 0), dtype=np.float32)
         parts = []
         for start in range(0, len(texts), batch_size):
             with self._lock, CORES:

@@ -113,7 +113,7 @@ class _TextOfHtml(HTMLParser):
         self.in_title = False
         self.in_heading = False
 
-    def handle_starttag(self, tag: str, attrs) -> None:
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "title":
             self.in_title = True
         elif tag in SKIPPED:

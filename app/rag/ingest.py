@@ -37,7 +37,7 @@ class SourceFile:
     title: str | None = None  # from the text (first heading, <title>) or the name unless given
 
     @classmethod
-    def of_bytes(cls, name: str, data: bytes, **given) -> SourceFile:
+    def of_bytes(cls, name: str, data: bytes, **given: str | None) -> SourceFile:
         return cls(name, len(data), lambda: data, **given)
 
     @classmethod
@@ -211,4 +211,4 @@ def ingest_markdown(
         embedder=embedder,
         settings=settings,
     )
-    return session.get(Document, stored.document_id), stored.status != "unchanged"
+    return session.get_one(Document, stored.document_id), stored.status != "unchanged"
