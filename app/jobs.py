@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import URL, Connection, Engine, Select, func, select
 from sqlalchemy.orm import Session
 
+from app.db.models import JobColumns
 from app.errors import AppError, NotFound
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ class JobKind:
     """What the lifecycle needs to know about one kind of job (see the module docstring)."""
 
     name: str
-    row: type
+    row: type[JobColumns]
     run: Callable[..., None]
     done_status: str = DONE
     needs_models: bool = False  # its worker claims only once this process's models are loaded
@@ -202,7 +203,7 @@ def mark_interrupted(session: Session, kind: JobKind) -> int:
 
 
 def active_jobs(session: Session, kind: JobKind) -> int:
-    return session.scalar(select(func.count()).where(kind.row.status.in_(ACTIVE)))
+    return session.scalar(select(func.count()).where(kind.row.status.in_(ACTIVE))) or 0
 
 
 def one_at_a_time(session: Session, kind: JobKind) -> None:
@@ -230,10 +231,11 @@ def lock_key(name: str) -> int:
 def this_process(session: Session) -> str:
     """This process as a job owner. The first call takes the owner's lock on a connection of
     its own, held for as long as the process lives."""
-    url = session.get_bind().url
+    engine = session.get_bind()
+    engine = engine if isinstance(engine, Engine) else engine.engine
     with _held_lock:
-        if url not in _held:
-            _held[url] = hold_owner_lock(session.get_bind())
+        if engine.url not in _held:
+            _held[engine.url] = hold_owner_lock(engine)
     return owner_name()
 
 

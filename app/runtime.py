@@ -60,13 +60,13 @@ class Runtime:
     def load(self, *, demo: bool | None = None) -> None:
         """Load the embedding model, the demo scenario (if enabled) and the generation engine."""
         try:
-            self.load_embedder()
+            embedder = self.load_embedder()
             if self.settings.load_demo if demo is None else demo:
                 from app.demo import load_demo
 
                 self.stage = "loading the demo scenario"
                 with self.session() as session:
-                    load_demo(session, self.embedder, self.settings)
+                    load_demo(session, embedder, self.settings)
                     session.commit()
             self.stage = "loading the generation model"
             if self.engine is None:

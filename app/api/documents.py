@@ -229,7 +229,9 @@ def search(
     runtime: RuntimeDep,
     q: Annotated[str, Query(description="The query (not empty).")],
     k: Annotated[int, Query(ge=1, le=100, description="Rows to return.")] = 10,
-    mode: Annotated[SearchMode, Query(description="hybrid, vector or keyword.")] = "hybrid",
+    mode: Annotated[
+        SearchMode, Query(description="hybrid, vector or keyword.")
+    ] = SearchMode.hybrid,
     document: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Only chunks of this document id.")
     ] = None,

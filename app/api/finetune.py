@@ -11,9 +11,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from app.db import queries
-from app.db.models import Adapter, Dataset, Training
+from app.db.models import Adapter, Dataset, Scenario, Training
 from app.db.queries import dataset_split_counts, get_scenario, list_adapters
 from app.deps import RecordId, RuntimeDep, SessionDep
 from app.errors import NotFound
@@ -113,7 +114,7 @@ class AdapterPublic(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, adapter: Adapter, scenario) -> AdapterPublic:
+    def of(cls, adapter: Adapter, scenario: Scenario) -> AdapterPublic:
         return cls(
             **{n: getattr(adapter, n) for n in ADAPTER_COLUMNS},
             scenario=scenario.slug,
@@ -134,7 +135,7 @@ ADAPTER_COLUMNS = [
 ]
 
 
-def dataset_public(session, dataset: Dataset) -> DatasetPublic:
+def dataset_public(session: Session, dataset: Dataset) -> DatasetPublic:
     counts = dataset_split_counts(session, dataset.id)
     return DatasetPublic(
         id=dataset.id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from sqlalchemy.orm import Session
 
 from app.api.schemas import ScenarioPublic
 from app.db.models import Scenario
@@ -12,7 +13,7 @@ from app.deps import SessionDep
 router = APIRouter(prefix="/api/v1/scenarios", tags=["scenarios"])
 
 
-def public(session, scenario: Scenario) -> ScenarioPublic:
+def public(session: Session, scenario: Scenario) -> ScenarioPublic:
     adapter = scenario.active_adapter
     return ScenarioPublic(
         slug=scenario.slug,

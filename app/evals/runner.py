@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app import jobs
 from app.compare import ComparisonOptions, plan_level, run_comparison
-from app.db.models import EvalItem, EvalRun, EvalScore, EvalSet, Scenario
+from app.db.models import Comparison, EvalItem, EvalRun, EvalScore, EvalSet, Scenario
 from app.db.queries import get_scenario
 from app.errors import AppError, Busy
 from app.evals.scores import summary_rows
@@ -89,7 +89,8 @@ def eval_item_count(session: Session, scenario: Scenario) -> int:
         eval_set = latest_eval_set(session, scenario)
     except EvalNotPossible:
         return 0
-    return session.scalar(select(func.count(EvalItem.id)).where(EvalItem.eval_set == eval_set))
+    count = select(func.count(EvalItem.id)).where(EvalItem.eval_set == eval_set)
+    return session.scalar(count) or 0
 
 
 def choose_items(eval_set: EvalSet, options: EvalOptions) -> list[EvalItem]:
@@ -140,7 +141,8 @@ def add_eval_run(session: Session, runtime: Runtime, slug: str, options: EvalOpt
     options = options.resolved()
     runtime.models()
     items = choose_items(latest_eval_set(session, scenario), options)
-    levels, skipped = probe_levels(session, runtime, scenario, options.levels, items[0].input)
+    chosen = options.levels or level_names()
+    levels, skipped = probe_levels(session, runtime, scenario, chosen, items[0].input)
     if not levels:
         reasons = "; ".join(f"{lv}: {why}" for lv, why in skipped.items())
         raise EvalNotPossible(f"no level can run for scenario {slug!r} ({reasons})")
@@ -194,8 +196,8 @@ def execute_eval_run(runtime: Runtime, run_id: int, progress: Progress | None = 
     """Run every (repeat, item) as one comparison of the run's levels and store its scores;
     a whole pass over the items comes before the next repeat."""
     with runtime.session() as session:
-        run = session.get(EvalRun, run_id)
-        items = [session.get(EvalItem, item_id) for item_id in run.options["item_ids"]]
+        run = session.get_one(EvalRun, run_id)
+        items = [session.get_one(EvalItem, item_id) for item_id in run.options["item_ids"]]
         for repeat in range(run.options["repeats"]):
             for item in items:
                 run_item(session, runtime, run, item, repeat)
@@ -213,7 +215,7 @@ def run_item(session: Session, runtime: Runtime, run: EvalRun, item: EvalItem, r
     comparison = compare_when_admitted(session, runtime, run.scenario.slug, item.input, options)
     schema = item_schema(item, run.scenario.output_schema)
     reference = item.reference or item.expected
-    embedder = runtime.embedder
+    embedder = runtime.loaded_embedder()
     reference_vector = embedder.embed_one(reference) if reference else None
     for result in comparison.results:
         output_vector = (
@@ -242,7 +244,9 @@ def run_item(session: Session, runtime: Runtime, run: EvalRun, item: EvalItem, r
         )
 
 
-def compare_when_admitted(session, runtime, slug, query, options):
+def compare_when_admitted(
+    session: Session, runtime: Runtime, slug: str, query: str, options: ComparisonOptions
+) -> Comparison:
     """A comparison; while interactive comparisons fill the queue (Busy), wait for a place
     instead of failing the eval."""
     while True:

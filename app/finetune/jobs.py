@@ -15,6 +15,8 @@ import re
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,12 +26,16 @@ from app.db.models import Adapter, Dataset, Scenario, Training
 from app.errors import AppError
 from app.finetune.adapters import register_adapter
 from app.finetune.config import ConfigError, TrainingConfig, check_target_modules
-from app.finetune.dataset import split_examples
+from app.finetune.dataset import ChatExample, split_examples
 from app.finetune.report import before_after
 from app.finetune.train import StepReport, read_training_record, train_lora
 
+if TYPE_CHECKING:
+    from app.runtime import Runtime
+
 log = logging.getLogger(__name__)
 ADAPTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+StepSink = Callable[[StepReport], None]  # told of each step, as the CLI's progress bar is
 
 
 class Conflict(AppError):
@@ -52,9 +58,10 @@ def submit_training(
 ) -> Training:
     """Validate and queue a training job (the caller commits)."""
     dataset = pick_dataset(session, scenario, dataset_id)
-    config = config.model_copy(update={"base_model": config.base_model or base_model})
+    model = config.base_model or base_model
+    config = config.model_copy(update={"base_model": model})
     try:
-        check_target_modules(config, config.base_model)
+        check_target_modules(config, model)
     except ConfigError as error:
         raise BadTraining(str(error)) from None
     name = adapter_name or f"{scenario.slug}-lora-{datetime.now(UTC):%Y%m%d-%H%M%S}"
@@ -110,24 +117,24 @@ def cancel_training(session: Session, training_id: int) -> Training:
     return jobs.cancel(session, TRAINING, training_id)
 
 
-def claim(runtime, job_id: int | None = None) -> int | None:
+def claim(runtime: Runtime, job_id: int | None = None) -> int | None:
     """Mark the oldest queued job (or `job_id`) running in this process and return its id."""
     with runtime.session() as session:
         job = jobs.claim(session, TRAINING, job_id)
         return job.id if job else None
 
 
-def run_training(runtime, job_id: int, on_step: Callable[[StepReport], None] | None = None) -> None:
+def run_training(runtime: Runtime, job_id: int, on_step: StepSink | None = None) -> None:
     """The whole life of one claimed job (`on_step`: also told of each step, as the CLI's
     progress bar is)."""
     jobs.run_job(runtime, TRAINING, job_id, on_step=on_step)
 
 
-def train_and_register(runtime, job_id: int, on_step=None) -> None:
+def train_and_register(runtime: Runtime, job_id: int, on_step: StepSink | None = None) -> None:
     """Train, evaluate before/after, register; a failed run leaves the adapters as they were."""
     settings = runtime.settings
     with runtime.session() as session:
-        job = session.get(Training, job_id)
+        job = session.get_one(Training, job_id)
         config = TrainingConfig.model_validate(job.config)
         train = split_examples(session, job.dataset_id, "train")
         held_out = split_examples(session, job.dataset_id, "eval")
@@ -135,7 +142,7 @@ def train_and_register(runtime, job_id: int, on_step=None) -> None:
     output_dir = settings.adapters_dir / name
     try:
         result = train_lora(
-            base_model=config.base_model,
+            base_model=config.base_model or settings.base_model,
             examples=train,
             config=config.train_config(),
             output_dir=output_dir,
@@ -150,19 +157,23 @@ def train_and_register(runtime, job_id: int, on_step=None) -> None:
         raise
 
 
-def record_step(runtime, job_id: int, report: StepReport, on_step=None) -> None:
+def record_step(
+    runtime: Runtime, job_id: int, report: StepReport, on_step: StepSink | None = None
+) -> None:
     """Write a step's progress, loss and speed; stop here if the job was cancelled."""
     if on_step:
         on_step(report)
     with runtime.session() as session:
-        job = session.get(Training, job_id)
+        job = session.get_one(Training, job_id)
         if report.step > 0:
             job.loss_history = [*job.loss_history, report.loss]
             job.examples_per_s = round(report.examples_per_s, 3)
         jobs.advance(session, job, report.step, report.total_steps)
 
 
-def evaluate(runtime, name: str, path, held_out) -> dict:
+def evaluate(
+    runtime: Runtime, name: str, path: Path, held_out: list[ChatExample]
+) -> dict[str, Any]:
     """Before/after on the held-out split with the serving engine (once the models are up)."""
     examples = held_out[: runtime.settings.training_eval_items]
     if not examples:
@@ -182,10 +193,12 @@ def evaluate(runtime, name: str, path, held_out) -> dict:
         return {"items": len(examples), "error": f"{type(error).__name__}: {error}"}
 
 
-def register(runtime, job_id: int, path, evaluation: dict) -> None:
+def register(runtime: Runtime, job_id: int, path: Path, evaluation: dict[str, Any]) -> None:
     record = read_training_record(path)
+    if record is None:
+        raise FileNotFoundError(f"{path} has no training record; the training did not finish")
     with runtime.session() as session:
-        job = session.get(Training, job_id)
+        job = session.get_one(Training, job_id)
         evaluation["loss"] = {
             "base": record["metrics"].get("eval_loss_base"),
             "adapter": record["metrics"].get("eval_loss"),
@@ -207,7 +220,7 @@ def register(runtime, job_id: int, path, evaluation: dict) -> None:
         session.commit()
 
 
-def registered(runtime, name: str) -> bool:
+def registered(runtime: Runtime, name: str) -> bool:
     with runtime.session() as session:
         return session.scalar(select(Adapter.id).where(Adapter.name == name)) is not None
 

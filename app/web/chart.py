@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.db.models import Result
+
 LABEL_WIDTH = 70
 BAR_AREA = 200
 VALUE_WIDTH = 90
@@ -49,7 +51,7 @@ def bar_chart(title: str, values: list[tuple[str, float, str]]) -> BarChart:
     return BarChart(title, bars, LABEL_WIDTH + BAR_AREA + VALUE_WIDTH, ROW_HEIGHT * len(bars))
 
 
-def latency_chart(results) -> BarChart:
+def latency_chart(results: list[Result]) -> BarChart:
     """Total latency per level (failed levels show no bar)."""
     return bar_chart(
         "Latency",
@@ -57,18 +59,18 @@ def latency_chart(results) -> BarChart:
     )
 
 
-def cost_chart(results) -> BarChart:
+def cost_chart(results: list[Result]) -> BarChart:
     return bar_chart(
         "Cost per query",
         [(r.level, 0.0 if r.error else r.cost_usd, cost_text(r)) for r in results],
     )
 
 
-def latency_text(result) -> str:
+def latency_text(result: Result) -> str:
     return "error" if result.error else f"{result.latency_total_ms:,.0f} ms"
 
 
-def cost_text(result) -> str:
+def cost_text(result: Result) -> str:
     return "error" if result.error else f"${result.cost_usd:.6f}"
 
 

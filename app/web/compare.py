@@ -18,13 +18,17 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from markupsafe import escape
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from app.compare import ComparisonCreate, run_comparison
 from app.compare.streaming import EventWriter, sse_event, stream_comparison
+from app.config import Settings
+from app.db.models import Adapter, Comparison
 from app.db.queries import find_scenario, get_scenario, list_adapters, list_scenarios
 from app.deps import RuntimeDep, SessionDep
 from app.errors import TITLES, Busy
 from app.levels import get_level, level_names
+from app.runtime import Runtime
 from app.web.forms import error_messages, form_fields
 from app.web.render import from_htmx, render, templates
 
@@ -33,7 +37,9 @@ DEFAULT_SCENARIO = "northwind"
 FormFields = Annotated[dict[str, Any], Depends(form_fields)]
 
 
-def form_context(session, runtime, submitted: dict[str, Any] | None = None) -> dict[str, Any]:
+def form_context(
+    session: Session, runtime: Runtime, submitted: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """What the compare form shows: choices, defaults as placeholders, and what was sent."""
     scenarios = list_scenarios(session)
     submitted = submitted or {"levels": level_names()}
@@ -48,7 +54,7 @@ def form_context(session, runtime, submitted: dict[str, Any] | None = None) -> d
     }
 
 
-def scenario_adapters(session, slug: str) -> list:
+def scenario_adapters(session: Session, slug: str) -> list[Adapter]:
     scenario = find_scenario(session, slug)
     return list_adapters(session, scenario_id=scenario.id) if scenario else []
 
@@ -150,10 +156,10 @@ def error_fragment(status: int, message: str) -> str:
     return fragment("_partials/error.html", status=status, title=title, message=message)
 
 
-def html_events(settings) -> EventWriter:
+def html_events(settings: Settings) -> EventWriter:
     """Escaped text per level, then the stored comparison's fragment (or an error)."""
 
-    def done(comparison) -> tuple[str, str]:
+    def done(comparison: Comparison) -> tuple[str, str]:
         html = fragment(
             "_partials/comparison.html",
             comparison=comparison,

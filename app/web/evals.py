@@ -9,7 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
+from app.config import Settings
 from app.db.models import EvalRun
 from app.db.queries import get_scenario
 from app.deps import RecordId, RuntimeDep, SessionDep, SettingsDep
@@ -37,7 +39,7 @@ from app.web.scatter import quality_charts
 router = APIRouter(include_in_schema=False)
 
 
-def evals_context(session, slug: str) -> dict[str, Any]:
+def evals_context(session: Session, slug: str) -> dict[str, Any]:
     scenario = get_scenario(session, slug)
     try:
         kinds = sorted({item.kind for item in latest_eval_set(session, scenario).items})
@@ -62,7 +64,7 @@ def evals_page(request: Request, slug: str, session: SessionDep):
 async def start_from_form(request: Request, slug: str, session: SessionDep, runtime: RuntimeDep):
     """Start a run from the form; htmx gets the progress partial, a plain form the run page."""
     form = await request.form()
-    submitted = {
+    submitted: dict[str, Any] = {
         key: form.get(key) or None for key in ("limit", "repeats", "max_new_tokens", "temperature")
     }
     submitted["repeats"] = submitted["repeats"] or 1
@@ -83,7 +85,7 @@ async def start_from_form(request: Request, slug: str, session: SessionDep, runt
     return RedirectResponse(f"/evals/{run.id}", 303)
 
 
-def run_context(session, settings, run: EvalRun) -> dict[str, Any]:
+def run_context(session: Session, settings: Settings, run: EvalRun) -> dict[str, Any]:
     summary = current_summary(session, run)
     done = run.status == "done"
     return {
@@ -102,7 +104,7 @@ def run_context(session, settings, run: EvalRun) -> dict[str, Any]:
     }
 
 
-def item_rows(session, run: EvalRun) -> list[dict[str, Any]]:
+def item_rows(session: Session, run: EvalRun) -> list[dict[str, Any]]:
     """One row per item: its quality per level (mean over repeats) and its comparisons."""
     rows: dict[int, dict[str, Any]] = {}
     scored = sorted(scored_items(session, run.id), key=lambda s: (s.item.position, s.score.repeat))

@@ -3,9 +3,10 @@ watch it (a partial that polls itself while the job runs), and manage the adapte
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
+from sqlalchemy.orm import Session
 
 from app.db.queries import get_scenario, list_adapters, list_datasets
 from app.deps import RecordId, RuntimeDep, SessionDep
@@ -20,13 +21,14 @@ from app.finetune.jobs import (
     training_progress,
 )
 from app.finetune.uploads import upload_from_request
+from app.runtime import Runtime
 from app.web.chart import line_chart
 from app.web.render import go, render
 
 router = APIRouter(include_in_schema=False)
 
 
-def finetune_context(session, runtime, slug: str, **extra) -> dict:
+def finetune_context(session: Session, runtime: Runtime, slug: str, **extra: Any) -> dict[str, Any]:
     scenario = get_scenario(session, slug)
     datasets = list_datasets(session, scenario_id=scenario.id)
     trainings = list_trainings(session, scenario_id=scenario.id, limit=20)

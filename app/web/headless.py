@@ -9,6 +9,12 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from starlette.types import ASGIApp
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Playwright
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps dialling hosts it cannot reach.
@@ -29,7 +35,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(app, start_timeout: float = 20) -> Iterator[str]:
+def serving(app: ASGIApp, start_timeout: float = 20) -> Iterator[str]:
     """Serve `app` with uvicorn on a free loopback port; yields its base URL."""
     import uvicorn
 
@@ -47,5 +53,5 @@ def serving(app, start_timeout: float = 20) -> Iterator[str]:
         thread.join(10)
 
 
-def launch_chromium(playwright):
+def launch_chromium(playwright: Playwright) -> Browser:
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

@@ -4,11 +4,12 @@ services as the API (`app.rag.ingest`, `app.rag.documents`, `app.rag.search`).""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from app.db.models import Scenario
@@ -30,7 +31,9 @@ from app.web.render import from_htmx, render
 router = APIRouter(include_in_schema=False)
 
 
-def documents_context(session, scenario: Scenario, report: IngestReport | None = None) -> dict:
+def documents_context(
+    session: Session, scenario: Scenario, report: IngestReport | None = None
+) -> dict[str, Any]:
     return {
         "scenario": scenario,
         "documents": list_documents(session, scenario=scenario),
@@ -100,7 +103,7 @@ def remove(request: Request, slug: str, document_id: RecordId, session: SessionD
 def chunk_link(chunk_id: RecordId, session: SessionDep):
     """A chunk's permalink (the rag level's citations): its place on its document's page."""
     chunk = get_chunk(session, chunk_id)
-    slug = session.get(Scenario, chunk.scenario_id).slug
+    slug = session.get_one(Scenario, chunk.scenario_id).slug
     url = f"/scenarios/{slug}/documents/{chunk.document_id}#chunk-{chunk.id}"
     return RedirectResponse(url, 307)
 
@@ -119,7 +122,7 @@ def search_page(
     """The search playground: each hit's rank and score on both sides and the fused score.
     (`document` is a string: the form's "all documents" sends it empty.)"""
     scenario = get_scenario(session, slug)
-    document = int(document) if document else None
+    document_id = int(document) if document else None
     context = {
         "scenario": scenario,
         "documents": list_documents(session, scenario=scenario),
@@ -127,7 +130,7 @@ def search_page(
         "k": k,
         "mode": mode.value,
         "modes": [m.value for m in SearchMode],
-        "document": document,
+        "document": document_id,
         "hits": None,
         "error": None,
     }
@@ -143,6 +146,6 @@ def search_page(
             settings=runtime.settings,
             k=k,
             mode=mode,
-            document_id=document,
+            document_id=document_id,
         )
     return render(request, "search.html", "_partials/search_results.html", context, status)

@@ -3,6 +3,7 @@ Pure functions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 WIDTH, HEIGHT = 320, 200
@@ -34,7 +35,11 @@ class Scatter:
 
 
 def scatter(
-    title: str, x_label: str, y_label: str, values: list[tuple[str, float, float]], x_format
+    title: str,
+    x_label: str,
+    y_label: str,
+    values: list[tuple[str, float, float]],
+    x_format: Callable[[float], str],
 ) -> Scatter:
     """One point per `(label, x, y)`; x from 0 to the largest x, y (a [0, 1] score) from 0
     to 1, so that points are comparable between runs."""
