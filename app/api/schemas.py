@@ -3,6 +3,9 @@ and public shapes live with the comparison service (`app.compare`)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from pydantic import BaseModel
 
 from app.compare import ComparisonPublic
@@ -16,6 +19,9 @@ class ComparisonsPublic(BaseModel):
 
 
 class ScenarioPublic(BaseModel):
+    """A scenario: its fields (app/scenarios/requests.py describes them; null means the
+    default), what it holds, and its active adapter."""
+
     slug: str
     name: str
     description: str
@@ -24,3 +30,20 @@ class ScenarioPublic(BaseModel):
     chunks: int
     examples: int
     active_adapter: str | None
+    # since the scenarios became editable (revision 0008)
+    few_shot_k: int | None
+    few_shot_dataset_id: int | None
+    rag_instruction: str
+    rag_template: str
+    finetune_system_prompt: str | None
+    output_schema: dict[str, Any] | None
+    max_new_tokens: int | None
+    temperature: float | None
+    created_at: datetime
+
+
+class ScenarioDeleted(BaseModel):
+    """What deleting a scenario removed, rows per kind (its adapters' files too)."""
+
+    slug: str
+    removed: dict[str, int]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import typer
 
-from app.cli import compare, evals, finetune, knowledge, setup
+from app.cli import compare, evals, finetune, knowledge, scenarios, setup
 
 app = typer.Typer(help="TriTune: few-shot prompt vs RAG vs LoRA fine-tune, side by side.")
 
@@ -48,6 +48,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
 }
 for name, command in COMMANDS.items():
     app.command(name)(command)
+app.add_typer(scenarios.app, name="scenario")
 
 if __name__ == "__main__":
     app()

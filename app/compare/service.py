@@ -49,14 +49,20 @@ class ComparisonOptions:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in settings.items() if k in names})
 
-    def resolved(self, settings: Settings) -> RunOptions:
-        """Every default filled in from `settings`."""
+    def resolved(self, settings: Settings, scenario: Scenario | None = None) -> RunOptions:
+        """Every default filled in: the scenario's default generation settings and few-shot
+        k where it sets them, else `settings`."""
+
+        def first(*values: Any) -> Any:
+            return next(v for v in values if v is not None)
+
+        own = scenario or Scenario()  # a scenario that sets nothing
         return RunOptions(
             levels=self.levels or level_names(),
-            max_new_tokens=self.max_new_tokens or settings.max_new_tokens,
-            temperature=settings.temperature if self.temperature is None else self.temperature,
+            max_new_tokens=self.max_new_tokens or own.max_new_tokens or settings.max_new_tokens,
+            temperature=first(self.temperature, own.temperature, settings.temperature),
             top_k=self.top_k or settings.top_k,
-            few_shot_k=settings.few_shot_k if self.few_shot_k is None else self.few_shot_k,
+            few_shot_k=first(self.few_shot_k, own.few_shot_k, settings.few_shot_k),
             adapter=self.adapter,
         )
 
@@ -93,8 +99,8 @@ def run_comparison(
     """Run `query` through the levels of `scenario`, store and return the comparison.
     Raises NotFound (unknown scenario), NotReady (models loading), Busy (queue full)."""
     embedder, engine = runtime.models()
-    run = options.resolved(runtime.settings)
     record = get_scenario(session, scenario)
+    run = options.resolved(runtime.settings, record)
     with runtime.admission():
         started = time.perf_counter()
         embedding = embedder.embed_one(query)

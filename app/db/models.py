@@ -23,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, synonym
 
+from app.scenarios.prompts import DEFAULT_RAG_INSTRUCTION, DEFAULT_RAG_TEMPLATE
+
 EMBEDDING_DIM = 384
 
 
@@ -49,14 +51,31 @@ class JobColumns:
 
 
 class Scenario(Base):
+    """A team's use case, with each level's prompt (app/scenarios/prompts.py for the texts'
+    defaults and placeholders). A NULL setting means the default named next to it."""
+
     __tablename__ = "scenarios"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    # the `prompt` level: its system prompt, k (NULL: the comparison's or the settings'),
+    # and its example pool (NULL: the scenario's latest dataset)
     system_prompt: Mapped[str] = mapped_column(Text)
+    few_shot_k: Mapped[int | None] = mapped_column(Integer)
+    few_shot_dataset_id: Mapped[int | None] = mapped_column(
+        ForeignKey("datasets.id", ondelete="SET NULL", use_alter=True, name="fk_scenarios_few_shot")
+    )
+    # the `rag` level: its system message and its user message (sources and question)
+    rag_instruction: Mapped[str] = mapped_column(Text, default=DEFAULT_RAG_INSTRUCTION)
+    rag_template: Mapped[str] = mapped_column(Text, default=DEFAULT_RAG_TEMPLATE)
+    # the `finetune` level's system message (NULL: the one of the adapter's training data)
+    finetune_system_prompt: Mapped[str | None] = mapped_column(Text)
     output_schema: Mapped[dict[str, Any] | None]
+    # default generation settings (NULL: the settings')
+    max_new_tokens: Mapped[int | None] = mapped_column(Integer)
+    temperature: Mapped[float | None] = mapped_column(Float)
     active_adapter_id: Mapped[int | None] = mapped_column(
         ForeignKey("adapters.id", ondelete="SET NULL", use_alter=True)
     )

@@ -7,10 +7,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from app.db.models import Dataset, Example, Scenario
+from app.db.models import Adapter, Dataset, Example, Scenario
 from app.rag.embedding import Embedder
 
 ROLES = ("system", "user", "assistant")
@@ -151,3 +151,31 @@ def split_examples(session: Session, dataset_id: int, split: str) -> list[ChatEx
         .order_by(Example.position)
     )
     return [ChatExample(row.messages) for row in rows]
+
+
+def training_dataset(session: Session, adapter: Adapter) -> Dataset | None:
+    """The dataset the adapter was trained on (None when it has been deleted since)."""
+    return session.scalar(
+        select(Dataset).where(
+            Dataset.scenario_id == adapter.scenario_id, Dataset.sha256 == adapter.dataset_sha256
+        )
+    )
+
+
+def training_system_message(session: Session, dataset: Dataset) -> str | None:
+    """The system message the dataset's training examples open with: the most common one
+    (None when most have none), so that serving asks the way training taught."""
+    first = Example.messages[0]
+    system = case((first["role"].astext == "system", first["content"].astext)).label("system")
+    opening = (
+        select(system).where(Example.dataset_id == dataset.id, Example.split == "train").subquery()
+    )
+    count = func.count().label("n")
+    most_common = (
+        select(opening.c.system, count)
+        .group_by(opening.c.system)
+        .order_by(count.desc(), opening.c.system.nulls_first())
+        .limit(1)
+    )
+    row = session.execute(most_common).first()
+    return row.system if row else None

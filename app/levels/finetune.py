@@ -1,4 +1,8 @@
-"""Fine-tuned: the query alone, on the base model plus the scenario's LoRA adapter."""
+"""Fine-tuned: the query, on the base model plus the scenario's LoRA adapter, asked the way
+the adapter was trained: after the system message its training data opened with (or the
+scenario's `finetune_system_prompt` when it sets one), or alone when the data had none.
+Serving with another prompt than training taught (the query alone after training with a
+system message that lists the labels) makes the adapter answer in a format of its own."""
 
 from __future__ import annotations
 
@@ -11,13 +15,15 @@ from app.costs import FixedCosts, PricingProfile, ScenarioFixedInputs, training_
 from app.db.models import Adapter
 from app.evals.wording import metric, pct
 from app.finetune.adapters import usable
+from app.finetune.dataset import training_dataset, training_system_message
 from app.levels.base import Level, LevelInputs, LevelPlan, LevelUnavailable, register
+from app.scenarios.prompts import text_record
 
 
 @register
 class FinetuneLevel(Level):
     name = "finetune"
-    description = "The query alone, base model + the scenario's LoRA adapter"
+    description = "The query as the adapter was trained, base model + the scenario's LoRA adapter"
     title = "the fine-tuned model"
     rank = 30  # a dataset to curate and an adapter to train
     # Modelled on hosted small-model list prices: a fine-tuned model is served at twice the
@@ -52,11 +58,25 @@ class FinetuneLevel(Level):
                 f"adapter {adapter.name!r} was trained on {adapter.base_model}, "
                 f"not on the configured base model {inputs.settings.base_model}"
             )
-        return LevelPlan(
-            messages=[{"role": "user", "content": inputs.query}],
-            adapter=adapter,
-            provenance={"dataset_sha256": adapter.dataset_sha256},
-        )
+        system_prompt, source = self.system_prompt(inputs, adapter)
+        messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+        messages.append({"role": "user", "content": inputs.query})
+        provenance: dict[str, Any] = {
+            "dataset_sha256": adapter.dataset_sha256,
+            "system_prompt_source": source,
+            "prompts": {"system_prompt": text_record(system_prompt)} if system_prompt else {},
+        }
+        return LevelPlan(messages=messages, adapter=adapter, provenance=provenance)
+
+    @staticmethod
+    def system_prompt(inputs: LevelInputs, adapter: Adapter) -> tuple[str | None, str]:
+        """The system message to send and where it comes from: `scenario` (its own
+        `finetune_system_prompt`), `training data`, or `none` (the query alone)."""
+        if inputs.scenario.finetune_system_prompt is not None:
+            return inputs.scenario.finetune_system_prompt, "scenario"
+        dataset = training_dataset(inputs.session, adapter)
+        message = training_system_message(inputs.session, dataset) if dataset else None
+        return message, "training data" if message else "none"
 
     @staticmethod
     def choose_adapter(inputs: LevelInputs) -> Adapter:

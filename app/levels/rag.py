@@ -1,5 +1,10 @@
 """Retrieval-augmented generation: hybrid search over the scenario's knowledge base, the best
-chunks that fit the token budget numbered as sources in the prompt, on the base model."""
+chunks that fit the token budget numbered as sources in the prompt, on the base model.
+
+The prompt is the scenario's: its `rag_instruction` as the system message and its
+`rag_template` as the user message, with `{sources}` and `{question}` filled in (defaults and
+placeholders in app/scenarios/prompts.py).
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,13 @@ from typing import Any
 
 from app.config import LevelPrice
 from app.costs import FixedCosts, PricingProfile, ScenarioFixedInputs, corpus_costs
+from app.db.models import Scenario
 from app.evals.wording import metric, pct
 from app.levels.base import Level, LevelInputs, LevelPlan, LevelUnavailable, register
 from app.rag.embedding import embedding_model_name
 from app.rag.reembed import mismatch_message, other_models
 from app.rag.search import ChunkHit, hybrid_search
-
-# The scenario's own system prompt is written for its tickets (a JSON triage format); given
-# to a small model next to retrieved text it drowns the question. This short instruction
-# answered 18 of the demo's first 32 knowledge questions with SmolLM2-135M (top_k=3), the
-# scenario prompt far fewer (measured while building this level).
-SYSTEM = (
-    "You are the assistant for {name}. Answer the customer's question in one short sentence, "
-    "using only the numbered sources."
-)
+from app.scenarios.prompts import render, text_record
 
 
 def fit_budget(hits: list[ChunkHit], budget: int) -> list[ChunkHit]:
@@ -39,6 +37,16 @@ def sources_block(hits: list[ChunkHit]) -> str:
     return "\n\n".join(
         f"[{n}] {hit.heading or hit.document}\n{hit.text}" for n, hit in enumerate(hits, 1)
     )
+
+
+def prompt_messages(scenario: Scenario, hits: list[ChunkHit], query: str) -> list[dict[str, str]]:
+    """The scenario's instruction and template, filled in with its name, the numbered
+    sources and the question."""
+    values = {"scenario": scenario.name, "sources": sources_block(hits), "question": query}
+    return [
+        {"role": "system", "content": render(scenario.rag_instruction, **values)},
+        {"role": "user", "content": render(scenario.rag_template, **values)},
+    ]
 
 
 @register
@@ -83,13 +91,7 @@ class RagLevel(Level):
                 f"scenario {inputs.scenario.slug!r} has no documents to retrieve from"
             )
         hits = fit_budget(hits, inputs.settings.context_token_budget)
-        messages = [
-            {"role": "system", "content": SYSTEM.format(name=inputs.scenario.name)},
-            {
-                "role": "user",
-                "content": f"Sources:\n{sources_block(hits)}\n\nQuestion: {inputs.query}",
-            },
-        ]
+        messages = prompt_messages(inputs.scenario, hits, inputs.query)
         context = [
             {
                 "citation": n,
@@ -105,4 +107,8 @@ class RagLevel(Level):
             }
             for n, hit in enumerate(hits, 1)
         ]
-        return LevelPlan(messages=messages, context=context)
+        prompts = {
+            "instruction": text_record(inputs.scenario.rag_instruction),
+            "template": text_record(inputs.scenario.rag_template),
+        }
+        return LevelPlan(messages=messages, context=context, provenance={"prompts": prompts})

@@ -1,0 +1,7 @@
+"""Scenarios, the unit a team works in: their per-level prompts (`prompts`, pure, used by
+the levels), the requests that create and edit them (`requests`) and the service that
+creates, edits, clones and deletes them (`service`, with the copying in `copying`).
+
+Nothing is imported here: the levels import `app.scenarios.prompts`, and the service imports
+the levels' neighbours, so this package's modules are imported by their full names.
+"""

@@ -1,0 +1,196 @@
+"""What creating, editing and cloning a scenario accept, for the API, the CLI and the pages.
+
+Each bad value is a validation error on its own field (the API answers 422 naming it):
+a slug that does not match `SLUG`, a template with an unknown placeholder or without the
+ones it needs, an output schema that is not a JSON schema (the message names the JSON path
+inside it). What needs the database (a slug already taken, a dataset of another scenario)
+is checked by the service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.scenarios.prompts import (
+    DEFAULT_RAG_INSTRUCTION,
+    DEFAULT_RAG_TEMPLATE,
+    DEFAULT_SYSTEM_PROMPT,
+    RAG_INSTRUCTION_PLACEHOLDERS,
+    RAG_TEMPLATE_PLACEHOLDERS,
+    RAG_TEMPLATE_REQUIRED,
+    check_placeholders,
+)
+
+SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"
+MAX_ID = 2**31 - 1
+MAX_PROMPT_CHARS = 20_000
+# Fields whose NULL means "the default" (see app/db/models.py's Scenario); the others are text
+# that is always there and cannot be set to null.
+NULLABLE = (
+    "few_shot_k",
+    "few_shot_dataset_id",
+    "finetune_system_prompt",
+    "output_schema",
+    "max_new_tokens",
+    "temperature",
+)
+TEXTS = ("name", "description", "system_prompt", "rag_instruction", "rag_template")
+
+
+def slug_field() -> Any:
+    return Field(pattern=SLUG, description="Lower-case letters, digits and '-', 1-63 long.")
+
+
+def check_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema if it is a valid JSON schema (its `$schema` draft, else 2020-12);
+    ValueError naming the JSON path of the first problem inside it."""
+    validator = jsonschema.validators.validator_for(schema, jsonschema.Draft202012Validator)
+    try:
+        validator.check_schema(schema)
+    except jsonschema.SchemaError as error:
+        raise ValueError(f"not a valid JSON schema at {error.json_path}: {error.message}") from None
+    return schema
+
+
+class ScenarioFields(BaseModel):
+    """The editable fields; None where not given (an edit changes only the fields it sends)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=MAX_PROMPT_CHARS)
+    system_prompt: str | None = Field(
+        None, max_length=MAX_PROMPT_CHARS, description="The `prompt` level's system prompt."
+    )
+    few_shot_k: int | None = Field(
+        None, ge=0, le=10, description="Examples the `prompt` level shows (null: the setting)."
+    )
+    few_shot_dataset_id: int | None = Field(
+        None, ge=1, le=MAX_ID, description="The example pool (null: the latest dataset)."
+    )
+    rag_instruction: str | None = Field(
+        None,
+        max_length=MAX_PROMPT_CHARS,
+        description="The `rag` level's system message; may name {scenario}.",
+    )
+    rag_template: str | None = Field(
+        None,
+        max_length=MAX_PROMPT_CHARS,
+        description="The `rag` level's user message: {sources} and {question}, optionally "
+        "{scenario}.",
+    )
+    finetune_system_prompt: str | None = Field(
+        None,
+        max_length=MAX_PROMPT_CHARS,
+        description="The `finetune` level's system message (null: the adapter's training data's).",
+    )
+    output_schema: dict[str, Any] | None = Field(
+        None, description="JSON schema of the expected output (null: none)."
+    )
+    max_new_tokens: int | None = Field(None, ge=1, le=1024, description="null: the setting.")
+    temperature: float | None = Field(None, ge=0.0, le=2.0, description="null: the setting.")
+
+    @field_validator(*TEXTS, "finetune_system_prompt")
+    @classmethod
+    def no_nul_characters(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
+    @field_validator("name", "system_prompt", "rag_instruction", "rag_template")
+    @classmethod
+    def has_text(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("finetune_system_prompt")
+    @classmethod
+    def blank_is_not_a_prompt(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty; null uses the training data's system message")
+        return value
+
+    @field_validator("rag_instruction")
+    @classmethod
+    def instruction_placeholders(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return check_placeholders(value, allowed=RAG_INSTRUCTION_PLACEHOLDERS)
+
+    @field_validator("rag_template")
+    @classmethod
+    def template_placeholders(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return check_placeholders(
+            value, allowed=RAG_TEMPLATE_PLACEHOLDERS, required=RAG_TEMPLATE_REQUIRED
+        )
+
+    @field_validator("output_schema")
+    @classmethod
+    def valid_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else check_json_schema(value)
+
+    def given(self) -> dict[str, Any]:
+        """The fields the request set, with their values."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class ScenarioCreate(ScenarioFields):
+    """A new scenario: a slug and a name; every prompt has a default."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "slug": "bank-intents",
+                    "name": "Bank intents",
+                    "system_prompt": "Classify the customer's message. Answer with JSON "
+                    '{"intent": "<label>"}.',
+                    "output_schema": {
+                        "type": "object",
+                        "properties": {"intent": {"type": "string"}},
+                        "required": ["intent"],
+                    },
+                }
+            ]
+        },
+    )
+
+    slug: str = slug_field()
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=MAX_PROMPT_CHARS)
+    system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, max_length=MAX_PROMPT_CHARS)
+    rag_instruction: str = Field(DEFAULT_RAG_INSTRUCTION, max_length=MAX_PROMPT_CHARS)
+    rag_template: str = Field(DEFAULT_RAG_TEMPLATE, max_length=MAX_PROMPT_CHARS)
+
+    def values(self) -> dict[str, Any]:
+        """Every column's value, defaults included."""
+        return self.model_dump()
+
+
+class ScenarioUpdate(ScenarioFields):
+    """An edit: only the fields sent change. `null` resets a field in `NULLABLE` to its
+    default and is refused for the texts."""
+
+    @field_validator(*TEXTS, mode="before")
+    @classmethod
+    def texts_are_not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("must not be null")
+        return value
+
+
+class ScenarioClone(BaseModel):
+    """A copy of a scenario under a new slug (and name: default the source's, "(copy)")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    slug: str = slug_field()
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=MAX_PROMPT_CHARS)
