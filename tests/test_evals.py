@@ -75,6 +75,7 @@ def test_scores_carry_what_the_comparison_billed_each_level_on(demo_run, session
 
 def test_the_summary_scores_each_level_per_kind(demo_run):
     levels = demo_run["summary"]["levels"]
+    assert list(levels) == demo_run["levels"]  # the run's order, not the JSONB column's
     summary = demo_run["summary"]
     assert summary["items"] == 2 and summary["kind_items"] == {"knowledge": 1, "triage": 1}
     for level in ("prompt", "rag", "finetune"):

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from itertools import zip_longest
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -267,9 +268,19 @@ def get_eval_run(session: Session, run_id: int) -> EvalRun:
     return jobs.get_job(session, EVAL_RUNS, run_id)
 
 
-def current_summary(session: Session, run: EvalRun) -> dict:
-    """The stored summary, or (while running) one over the scores so far."""
-    return run.summary or summarise(summary_rows(session, run.id), run.levels)
+def current_summary(session: Session, run: EvalRun) -> dict[str, Any]:
+    """The stored summary, or (while running) one over the scores so far; levels in the
+    run's order (a JSONB column keeps keys sorted by length: rag, prompt, finetune)."""
+    summary = run.summary or summarise(summary_rows(session, run.id), run.levels)
+    return {
+        **summary,
+        "levels": in_order(summary["levels"], run.levels),
+        "kinds": {kind: in_order(group, run.levels) for kind, group in summary["kinds"].items()},
+    }
+
+
+def in_order(by_level: dict[str, Any], levels: list[str]) -> dict[str, Any]:
+    return {level: by_level[level] for level in levels if level in by_level}
 
 
 def worker_id() -> str:
