@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,16 +37,20 @@ log = logging.getLogger(__name__)
 SLUG = "northwind"
 
 
-def upsert_scenario(session: Session, spec: dict) -> Scenario:
+def ensure_scenario(session: Session, spec: dict[str, Any]) -> Scenario:
+    """The demo scenario, created from `spec` when missing. An existing one is left as it
+    is: its prompts and schema are the team's to edit, and a restart must not undo that."""
     scenario = session.scalar(select(Scenario).where(Scenario.slug == spec["slug"]))
     if scenario is None:
-        scenario = Scenario(slug=spec["slug"])
+        scenario = Scenario(
+            slug=spec["slug"],
+            name=spec["name"],
+            description=spec.get("description", ""),
+            system_prompt=spec["system_prompt"],
+            output_schema=spec.get("output_schema"),
+        )
         session.add(scenario)
-    scenario.name = spec["name"]
-    scenario.description = spec.get("description", "")
-    scenario.system_prompt = spec["system_prompt"]
-    scenario.output_schema = spec.get("output_schema")
-    session.flush()
+        session.flush()
     return scenario
 
 
@@ -55,9 +60,10 @@ def load_demo(
     settings: Settings,
     on_document: Callable[[str], None] | None = None,
 ) -> Scenario:
-    """Create or update the demo scenario with its knowledge base and fine-tuning dataset."""
+    """Create the demo scenario if missing, and add what is missing of its knowledge base and
+    fine-tuning dataset (both keyed by content, so a second load adds nothing)."""
     demo = settings.demo_dir
-    scenario = upsert_scenario(session, json.loads((demo / "scenario.json").read_text()))
+    scenario = ensure_scenario(session, json.loads((demo / "scenario.json").read_text()))
     for path in sorted((demo / "kb").glob("*.md")):
         ingest_markdown(
             session,

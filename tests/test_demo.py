@@ -42,3 +42,24 @@ def test_demo_adapter_is_registered_with_checksum_and_metrics(session):
     history = adapter.metrics["loss_history"]
     assert history[-1] < history[0]
     assert adapter.config["lora_r"] >= 1
+
+
+def test_loading_the_demo_again_keeps_the_teams_edits(session):
+    from app.demo import ensure_scenario
+
+    spec = {
+        "slug": "demo-edits",
+        "name": "Demo",
+        "system_prompt": "Be brief.",
+        "output_schema": None,
+    }
+    try:
+        created = ensure_scenario(session, spec)
+        assert (created.name, created.system_prompt) == ("Demo", "Be brief.")
+        created.system_prompt = "Answer as the shop's own support team."  # an edit
+        session.flush()
+        again = ensure_scenario(session, spec)  # what a restart does
+        assert again.id == created.id
+        assert again.system_prompt == "Answer as the shop's own support team."
+    finally:
+        session.rollback()
