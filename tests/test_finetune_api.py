@@ -192,3 +192,23 @@ def test_the_registry_activates_exports_and_deletes(client):
     assert client.get(f"/api/v1/adapters/{name}").status_code == 404 and not path.exists()
     names = [a["name"] for a in client.get("/api/v1/adapters").json()]
     assert active in names and name not in names
+
+
+def test_a_dataset_without_an_eval_split_holds_out_a_tenth_for_the_report(client):
+    response = upload(client, demo_lines("train.jsonl", 20))
+    assert response.status_code == 201, response.text
+    dataset = response.json()["dataset"]
+    assert dataset["eval_examples"] == 0
+    body = {"dataset_id": dataset["id"], "adapter_name": "api-holdout-lora", "config": SMALL}
+    job = wait_for(
+        client,
+        client.post("/api/v1/scenarios/northwind/trainings", json=body).json()["id"],
+        finished,
+    )
+    assert job["status"] == "succeeded", job["error"]
+    evaluation = client.get("/api/v1/adapters/api-holdout-lora").json()["evaluation"]
+    assert evaluation["items"] == 2 and set(evaluation["base"]) >= {"json_valid", "field_match"}
+    assert "no eval split: 2 of its 20 training examples" in evaluation["held_out"]
+    page = client.get("/adapters/api-holdout-lora")
+    assert "were held out for this report and not trained on" in page.text
+    assert client.delete("/api/v1/adapters/api-holdout-lora").status_code in (200, 204)

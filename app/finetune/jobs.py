@@ -11,6 +11,7 @@ registered only then, so a failed or cancelled job leaves the registry as it was
 from __future__ import annotations
 
 import logging
+import random
 import re
 import shutil
 from collections.abc import Callable
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ADAPTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+HOLD_OUT = 0.1  # of the training examples, for a dataset without an eval split
 StepSink = Callable[[StepReport], None]  # told of each step, as the CLI's progress bar is
 
 
@@ -136,8 +138,7 @@ def train_and_register(runtime: Runtime, job_id: int, on_step: StepSink | None =
     with runtime.session() as session:
         job = session.get_one(Training, job_id)
         config = TrainingConfig.model_validate(job.config)
-        train = split_examples(session, job.dataset_id, "train")
-        held_out = split_examples(session, job.dataset_id, "eval")
+        train, held_out, held_out_note = training_split(session, job.dataset_id, config.seed)
         name = job.adapter_name
     output_dir = settings.adapters_dir / name
     try:
@@ -150,11 +151,34 @@ def train_and_register(runtime: Runtime, job_id: int, on_step: StepSink | None =
             eval_examples=held_out,
         )
         evaluation = evaluate(runtime, name, output_dir, held_out)
+        if held_out_note:
+            evaluation["held_out"] = held_out_note
         register(runtime, job_id, result.path, evaluation)
     except Exception:
         if not registered(runtime, name):  # leave the registry and the adapters dir as they were
             shutil.rmtree(output_dir, ignore_errors=True)
         raise
+
+
+def training_split(
+    session: Session, dataset_id: int, seed: int
+) -> tuple[list[ChatExample], list[ChatExample], str | None]:
+    """The examples to train on and to hold out for the before/after report, and a note
+    when the dataset has no eval split of its own: then a share (`HOLD_OUT`) of its training
+    examples, chosen with the training's seed, is held out and not trained on."""
+    train = split_examples(session, dataset_id, "train")
+    held_out = split_examples(session, dataset_id, "eval")
+    if held_out or len(train) < 2:
+        return train, held_out, None
+    count = max(1, round(len(train) * HOLD_OUT))
+    chosen = set(random.Random(seed).sample(range(len(train)), count))
+    note = (
+        f"the dataset has no eval split: {count} of its {len(train)} training examples "
+        f"({HOLD_OUT:.0%}, chosen with seed {seed}) were held out for this report and not "
+        "trained on"
+    )
+    kept = [ex for i, ex in enumerate(train) if i not in chosen]
+    return kept, [ex for i, ex in enumerate(train) if i in chosen], note
 
 
 def record_step(
