@@ -86,6 +86,7 @@ def test_a_scenario_made_with_the_form_shows_its_prompts_on_its_page(client):
 
     page = client.get(f"/scenarios/{slug}").text
     assert str(escape(LABELS_PROMPT)) in page
+    assert "&#34;intent&#34;: {\n" in page  # the schema, indented
     assert "You answer for {scenario} from the sources." in page
     assert "training data" in page  # the finetune level's default, said in words
     for link in ("edit", "delete"):
@@ -169,6 +170,9 @@ def test_an_edit_while_a_training_runs_is_refused(client, running_training):
     assert answer.status_code == 409 and f"training {training.id}" in answer.text
     assert client.get(f"{API}/{slug}").json()["system_prompt"] != "new"
     assert f"training {training.id}" in client.get(f"/scenarios/{slug}/edit").text
+    refused = client.post(f"/scenarios/{slug}/delete", data={"confirm": slug})
+    assert refused.status_code == 409 and "Nothing was deleted" in refused.text
+    assert exists(client, slug)
 
 
 def test_a_clone_from_the_scenario_page(client):

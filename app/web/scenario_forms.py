@@ -73,7 +73,7 @@ def edit_form(scenario: Scenario) -> ScenarioForm:
     """The edit form, prefilled with the scenario's fields (a default shows as blank)."""
     values = {name: as_text(getattr(scenario, name)) for name in FIELDS}
     if scenario.output_schema is not None:
-        values["output_schema"] = json.dumps(scenario.output_schema, indent=2)
+        values["output_schema"] = json.dumps(scenario.output_schema, indent=2, ensure_ascii=False)
     return ScenarioForm(values)
 
 

@@ -5,6 +5,7 @@ field's error next to it and what was typed kept."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -108,12 +109,19 @@ def scenario_context(
     return {
         "scenario": scenario,
         "defaults": settings,
+        # as text, autoescaped like the prompts (`tojson` would show `<` as `\u003c`)
+        "schema_text": schema_text(scenario),
         "counts": scenario_counts(session, scenario.id),
         "adapters": list_adapters(session, scenario_id=scenario.id),
         "eval_items": eval_item_count(session, scenario),
         "clone": ScenarioForm({"slug": "", "name": ""}),
         **extra,
     }
+
+
+def schema_text(scenario: Scenario) -> str | None:
+    schema = scenario.output_schema
+    return None if schema is None else json.dumps(schema, indent=2, ensure_ascii=False)
 
 
 @router.get("/scenarios/{slug}/edit")
