@@ -210,3 +210,34 @@ def cli_run(echo_runtime):
 
     runner = CliRunner()
     return lambda args: runner.invoke(app, args, obj=CliContext(runtime=echo_runtime))
+
+
+@pytest.fixture
+def running_training(echo_client, session):
+    """A scenario with a training that a live process (this one) is running: its edits and
+    deletion are refused."""
+    from sqlalchemy import select
+
+    from app import jobs
+    from app.db.models import Dataset, Scenario, Training
+    from tests.scenario_files import create, unique_slug
+
+    slug = unique_slug("busy")
+    create(echo_client, slug)
+    scenario_id = session.scalar(select(Scenario.id).where(Scenario.slug == slug))
+    dataset = Dataset(scenario_id=scenario_id, name="d", sha256="0" * 64)
+    session.add(dataset)
+    session.flush()
+    training = Training(
+        scenario_id=scenario_id,
+        dataset_id=dataset.id,
+        adapter_name=f"{slug}-adapter",
+        config={},
+        status=jobs.RUNNING,
+        owner=jobs.this_process(session),
+    )
+    session.add(training)
+    session.commit()
+    yield slug, training
+    session.delete(training)
+    session.commit()

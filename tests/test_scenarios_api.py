@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from app import jobs
 from app.db.models import (
     Adapter,
     Chunk,
@@ -19,7 +18,6 @@ from app.db.models import (
     EvalSet,
     Example,
     Scenario,
-    Training,
 )
 from app.scenarios.prompts import DEFAULT_RAG_INSTRUCTION, DEFAULT_RAG_TEMPLATE
 from tests.scenario_files import LABELS_PROMPT, create, unique_slug
@@ -134,30 +132,6 @@ def test_the_example_pool_must_be_a_dataset_of_the_scenario(echo_client, session
     answer = echo_client.patch(f"{API}/{slug}", json={"few_shot_dataset_id": other})
     assert answer.status_code == 422 and "few_shot_dataset_id" in answer.json()["detail"]
     assert echo_client.patch(f"{API}/nowhere", json={"name": "x"}).status_code == 404
-
-
-@pytest.fixture
-def running_training(echo_client, session):
-    """A scenario with a training that a live process (this one) is running."""
-    slug = unique_slug("busy")
-    create(echo_client, slug)
-    scenario_id = session.scalar(select(Scenario.id).where(Scenario.slug == slug))
-    dataset = Dataset(scenario_id=scenario_id, name="d", sha256="0" * 64)
-    session.add(dataset)
-    session.flush()
-    training = Training(
-        scenario_id=scenario_id,
-        dataset_id=dataset.id,
-        adapter_name=f"{slug}-adapter",
-        config={},
-        status=jobs.RUNNING,
-        owner=jobs.this_process(session),
-    )
-    session.add(training)
-    session.commit()
-    yield slug, training
-    session.delete(training)
-    session.commit()
 
 
 def test_a_scenario_is_not_edited_or_deleted_while_its_training_runs(

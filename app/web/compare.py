@@ -29,21 +29,24 @@ from app.deps import RuntimeDep, SessionDep
 from app.errors import TITLES, Busy
 from app.levels import get_level, level_names
 from app.runtime import Runtime
+from app.web.current import DEMO, remember, remembered_scenario
 from app.web.forms import error_messages, form_fields
 from app.web.render import from_htmx, render, templates
 
 router = APIRouter(include_in_schema=False)
-DEFAULT_SCENARIO = "northwind"
 FormFields = Annotated[dict[str, Any], Depends(form_fields)]
 
 
 def form_context(
-    session: Session, runtime: Runtime, submitted: dict[str, Any] | None = None
+    request: Request,
+    session: Session,
+    runtime: Runtime,
+    submitted: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What the compare form shows: choices, defaults as placeholders, and what was sent."""
     scenarios = list_scenarios(session)
     submitted = submitted or {"levels": level_names()}
-    chosen = submitted.get("scenario") or DEFAULT_SCENARIO
+    chosen = submitted.get("scenario") or default_scenario(request, [s.slug for s in scenarios])
     return {
         "scenarios": scenarios,
         "chosen_scenario": chosen,
@@ -54,6 +57,14 @@ def form_context(
     }
 
 
+def default_scenario(request: Request, slugs: list[str]) -> str:
+    """The scenario the browser chose last, while it exists; else the demo, else the first."""
+    for slug in (remembered_scenario(request), DEMO):
+        if slug in slugs:
+            return slug
+    return slugs[0] if slugs else DEMO
+
+
 def scenario_adapters(session: Session, slug: str) -> list[Adapter]:
     scenario = find_scenario(session, slug)
     return list_adapters(session, scenario_id=scenario.id) if scenario else []
@@ -61,21 +72,23 @@ def scenario_adapters(session: Session, slug: str) -> list[Adapter]:
 
 @router.get("/")
 def compare_page(request: Request, session: SessionDep, runtime: RuntimeDep):
-    context = form_context(session, runtime)
+    context = form_context(request, session, runtime)
     return render(request, "compare.html", "_partials/compare_form.html", context)
 
 
 @router.get("/compare/adapters")
-def adapter_choices(request: Request, session: SessionDep, scenario: str = DEFAULT_SCENARIO):
-    """The adapter selector for one scenario (swapped in when the scenario changes)."""
+def adapter_choices(request: Request, session: SessionDep, scenario: str = DEMO):
+    """The adapter selector for one scenario (swapped in when the scenario changes, which
+    the browser then remembers)."""
     context = {"adapters": scenario_adapters(session, scenario), "submitted": {}}
-    return templates.TemplateResponse(request, "_partials/adapter_select.html", context)
+    response = templates.TemplateResponse(request, "_partials/adapter_select.html", context)
+    return remember(response, scenario) if find_scenario(session, scenario) else response
 
 
 @router.post("/compare")
 def compare(request: Request, session: SessionDep, runtime: RuntimeDep, submitted: FormFields):
     """Run the submitted query (sync, like the API: inference blocks a worker thread)."""
-    context = form_context(session, runtime, submitted)
+    context = form_context(request, session, runtime, submitted)
     try:
         body = ComparisonCreate(**submitted)
     except ValidationError as error:
@@ -85,7 +98,8 @@ def compare(request: Request, session: SessionDep, runtime: RuntimeDep, submitte
         get_scenario(session, body.scenario)
         runtime.models()
         context.update(stream=pending(request).add(body), requested=body.levels or level_names())
-        return render(request, "compare.html", "_partials/live_comparison.html", context)
+        response = render(request, "compare.html", "_partials/live_comparison.html", context)
+        return remember(response, body.scenario)
     context["comparison"] = run_comparison(
         session=session,
         runtime=runtime,
@@ -93,7 +107,8 @@ def compare(request: Request, session: SessionDep, runtime: RuntimeDep, submitte
         query=body.query,
         options=body.options(),
     )
-    return render(request, "compare.html", "_partials/comparison.html", context)
+    response = render(request, "compare.html", "_partials/comparison.html", context)
+    return remember(response, body.scenario)
 
 
 @router.get("/compare/stream/{token}")

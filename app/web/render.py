@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 
 from app.web import chart
 from app.web.citations import link_citations
+from app.web.current import nav_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
@@ -36,7 +37,7 @@ def usd(value: float | None) -> str:
     return "–" if value is None else f"${value:.6f}"
 
 
-templates = Jinja2Templates(directory=TEMPLATES, context_processors=[readiness])
+templates = Jinja2Templates(directory=TEMPLATES, context_processors=[readiness, nav_scenario])
 templates.env.filters.update(ms=ms, usd=usd)
 templates.env.filters["cite"] = link_citations
 templates.env.globals.update(latency_chart=chart.latency_chart, cost_chart=chart.cost_chart)
