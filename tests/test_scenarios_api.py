@@ -62,6 +62,7 @@ BAD_CREATES = [
     ({"slug": "Bank Intents"}, 422, "slug"),
     ({"slug": "-bank"}, 422, "slug"),
     ({"slug": "b" * 64}, 422, "slug"),
+    ({"slug": "new"}, 422, "reserved"),
     ({"name": ""}, 422, "name"),
     ({"output_schema": {"type": "strin"}}, 422, "$.type"),
     ({"output_schema": {"properties": {"a": {"minLength": -1}}}}, 422, "$.properties.a"),

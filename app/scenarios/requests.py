@@ -9,10 +9,10 @@ is checked by the service.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import jsonschema
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from app.scenarios.prompts import (
     DEFAULT_RAG_INSTRUCTION,
@@ -40,8 +40,20 @@ NULLABLE = (
 TEXTS = ("name", "description", "system_prompt", "rag_instruction", "rag_template")
 
 
-def slug_field() -> Any:
-    return Field(pattern=SLUG, description="Lower-case letters, digits and '-', 1-63 long.")
+RESERVED = {"new"}  # `/scenarios/new` is the page that creates one
+
+
+def not_reserved(slug: str) -> str:
+    if slug in RESERVED:
+        raise ValueError(f"{slug!r} is reserved (the address of a page); choose another slug")
+    return slug
+
+
+Slug = Annotated[
+    str,
+    Field(pattern=SLUG, description="Lower-case letters, digits and '-', 1-63 long."),
+    AfterValidator(not_reserved),
+]
 
 
 def check_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -162,7 +174,7 @@ class ScenarioCreate(ScenarioFields):
         },
     )
 
-    slug: str = slug_field()
+    slug: Slug
     name: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=MAX_PROMPT_CHARS)
     system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, max_length=MAX_PROMPT_CHARS)
@@ -191,6 +203,6 @@ class ScenarioClone(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    slug: str = slug_field()
+    slug: Slug
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=MAX_PROMPT_CHARS)
