@@ -71,8 +71,14 @@ def command_errors() -> Iterator[None]:
 
 
 def bad_parameter(error: ValidationError) -> typer.BadParameter:
-    """A request model's validation errors as the usage error Typer prints (exit code 2)."""
-    return typer.BadParameter("; ".join(e["msg"] for e in error.errors()))
+    """A request model's validation errors, each with its field's name, as the usage error
+    Typer prints (exit code 2)."""
+    return typer.BadParameter("; ".join(map(field_message, error.errors())))
+
+
+def field_message(error: Any) -> str:
+    field = ".".join(map(str, error["loc"]))
+    return f"{field}: {error['msg']}" if field else error["msg"]
 
 
 def listed(value: str | None) -> list[str] | None:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from app.cli.context import cli_context
-from app.cli.display import command_errors, console
+from app.cli.display import bad_parameter, command_errors, console
 from app.scenarios.requests import NULLABLE
 
 if TYPE_CHECKING:
@@ -87,13 +87,6 @@ def open_session(ctx: typer.Context) -> Iterator[tuple[Runtime, Session]]:
         yield runtime, session
 
 
-def invalid(error: ValidationError) -> typer.BadParameter:
-    """The request's validation errors, each with its field's name (exit code 2)."""
-    return typer.BadParameter(
-        "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-    )
-
-
 @app.command("create")
 def create(
     ctx: typer.Context,
@@ -136,7 +129,7 @@ def create(
     try:
         request = ScenarioCreate(**values)
     except ValidationError as error:
-        raise invalid(error) from None
+        raise bad_parameter(error) from None
     with open_session(ctx) as (_, session):
         create_scenario(session, request=request)
         session.commit()
@@ -198,7 +191,7 @@ def edit(
     try:
         request = ScenarioUpdate(**values)
     except ValidationError as error:
-        raise invalid(error) from None
+        raise bad_parameter(error) from None
     with open_session(ctx) as (_, session):
         update_scenario(session, scenario=get_scenario(session, slug), request=request)
         session.commit()
@@ -267,7 +260,7 @@ def clone(
     try:
         request = ScenarioClone(**given(slug=slug, name=name, description=description))
     except ValidationError as error:
-        raise invalid(error) from None
+        raise bad_parameter(error) from None
     with open_session(ctx) as (_, session):
         clone_scenario(session, source=get_scenario(session, source), request=request)
         session.commit()

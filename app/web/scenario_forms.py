@@ -23,21 +23,10 @@ from app.scenarios.prompts import (
     DEFAULT_SYSTEM_PROMPT,
 )
 from app.scenarios.requests import NULLABLE
+from app.scenarios.service import COPIED_SETTINGS
 from app.web.forms import field_errors
 
-FIELDS = (
-    "slug",
-    "name",
-    "description",
-    "system_prompt",
-    "few_shot_k",
-    "rag_instruction",
-    "rag_template",
-    "finetune_system_prompt",
-    "output_schema",
-    "max_new_tokens",
-    "temperature",
-)
+FIELDS = ("slug", "name", "description", *COPIED_SETTINGS)  # what the form edits
 Model = TypeVar("Model", bound=BaseModel)
 ONE_LINE = ("slug", "name", "few_shot_k", "max_new_tokens", "temperature")
 
