@@ -119,20 +119,34 @@ PROFILE_KEYS = {f.name for f in fields(PricingProfile)} - {"name", "levels"}
 
 
 def load_profiles(path: Path) -> dict[str, PricingProfile]:
-    """Profiles from a TOML file: one `[profiles.NAME]` table each, with its levels under
-    `[profiles.NAME.levels.LEVEL]`. ValueError names the file and the bad key."""
+    """Profiles from a TOML file (`parse_profiles`). ValueError names the file and the bad
+    key."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as error:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
         raise ValueError(f"pricing file {path}: {error}") from None
+    return parse_profiles(text, f"pricing file {path}")
+
+
+def parse_profiles(text: str, where: str) -> dict[str, PricingProfile]:
+    """Profiles from TOML text: one `[profiles.NAME]` table each, with its levels under
+    `[profiles.NAME.levels.LEVEL]`. ValueError starting with `where` names the bad key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"{where}: {error}") from None
     profiles = data.get("profiles")
-    if not isinstance(profiles, dict) or not profiles:
-        raise ValueError(f"pricing file {path}: no [profiles.NAME] tables")
-    return {name: profile_from(path, name, table) for name, table in profiles.items()}
+    if (
+        not isinstance(profiles, dict)
+        or not profiles
+        or not all(isinstance(table, dict) for table in profiles.values())
+    ):
+        raise ValueError(f"{where}: no [profiles.NAME] tables")
+    return {name: profile_from(where, name, table) for name, table in profiles.items()}
 
 
-def profile_from(path: Path, name: str, table: dict) -> PricingProfile:
-    where = f"pricing file {path}, profile {name!r}"
+def profile_from(source: str, name: str, table: dict) -> PricingProfile:
+    where = f"{source}, profile {name!r}"
     unknown = set(table) - PROFILE_KEYS - {"levels"}
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}")
@@ -143,8 +157,10 @@ def profile_from(path: Path, name: str, table: dict) -> PricingProfile:
         )
     except TypeError as error:
         raise ValueError(f"{where}: {error}") from None
-    numbers = [v for v in asdict(profile).values() if isinstance(v, int | float)]
+    numbers = [getattr(profile, f.name) for f in fields(profile) if f.type in ("float", "int")]
     numbers += [v for rate in levels.values() for v in asdict(rate).values()]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in numbers):
+        raise ValueError(f"{where}: prices must be numbers")
     if any(v < 0 for v in numbers) or profile.amortise_months < 1:
         raise ValueError(f"{where}: prices must be >= 0 and amortise_months >= 1")
     return profile

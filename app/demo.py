@@ -32,6 +32,7 @@ from app.finetune.dataset import (
 from app.finetune.train import Progress, TrainConfig, read_training_record, train_lora
 from app.rag.embedding import Embedder
 from app.rag.ingest import ingest_markdown
+from app.scenarios.versions import record_versions
 
 log = logging.getLogger(__name__)
 SLUG = "northwind"
@@ -50,7 +51,7 @@ def ensure_scenario(session: Session, spec: dict[str, Any]) -> Scenario:
             output_schema=spec.get("output_schema"),
         )
         session.add(scenario)
-        session.flush()
+        record_versions(session, scenario, "the demo as shipped")
     return scenario
 
 

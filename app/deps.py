@@ -17,6 +17,7 @@ from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.db.models import MAX_ID
 from app.runtime import Runtime
 
 
@@ -37,5 +38,4 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
-MAX_ID = 2**31 - 1  # ids are Postgres integers; larger numbers are bad input, not a 500
 RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]  # `/things/{thing_id}` in any route

@@ -234,16 +234,19 @@ def test_chunks_of_another_embedding_model_are_refused_until_reembedded(
 def rag_level_error(runtime, session, slug) -> str:
     from app.db.queries import get_scenario
     from app.levels import LevelInputs, LevelUnavailable, get_level
+    from app.scenarios.versions import resolve_versions
 
+    scenario = get_scenario(session, slug)
     inputs = LevelInputs(
         session=session,
-        scenario=get_scenario(session, slug),
+        scenario=scenario,
         query="batteries",
         query_embedding=runtime.embedder.embed_one("batteries"),
         settings=runtime.settings,
         engine=runtime.engine,
         top_k=3,
         few_shot_k=0,
+        versions=resolve_versions(session, scenario),
     )
     with pytest.raises(LevelUnavailable) as error:
         get_level("rag").plan(inputs)

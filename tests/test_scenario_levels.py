@@ -17,6 +17,7 @@ from app.levels import LevelInputs, get_level
 from app.levels.rag import prompt_messages
 from app.rag.search import ChunkHit
 from app.scenarios.service import delete_scenario
+from app.scenarios.versions import resolve_versions, version_content
 from tests.scenario_files import LABELS_PROMPT, intent_examples, unique_slug
 
 API = "/api/v1/scenarios"
@@ -70,10 +71,11 @@ def test_a_scenarios_prompt_and_rag_levels_ask_with_its_own_prompts(echo_client,
 
 def test_a_comparison_takes_the_scenarios_generation_defaults(session, settings, own_scenario):
     scenario = session.scalar(select(Scenario).where(Scenario.slug == own_scenario))
-    run = ComparisonOptions().resolved(settings, scenario)
+    versions = resolve_versions(session, scenario)
+    run = ComparisonOptions().resolved(settings, scenario, versions)
     assert (run.max_new_tokens, run.few_shot_k) == (40, 1)
     assert run.temperature == settings.temperature  # not set by the scenario
-    asked = ComparisonOptions(max_new_tokens=9, few_shot_k=0).resolved(settings, scenario)
+    asked = ComparisonOptions(max_new_tokens=9, few_shot_k=0).resolved(settings, scenario, versions)
     assert (asked.max_new_tokens, asked.few_shot_k) == (9, 0)  # the request's own win
 
 
@@ -97,7 +99,7 @@ def test_the_default_rag_prompt_is_the_one_the_level_used_before(session):
         f"You are the assistant for {demo.name}. Answer the customer's question in one short "
         "sentence, using only the numbered sources."
     )
-    assert prompt_messages(demo, [hit], "How long?") == [
+    assert prompt_messages(demo, version_content(demo, "rag"), [hit], "How long?") == [
         {"role": "system", "content": before},
         {"role": "user", "content": "Sources:\n[1] Returns\n60 days.\n\nQuestion: How long?"},
     ]
@@ -157,6 +159,7 @@ def finetune_plan(runtime, session, scenario: Scenario, query: str):
         engine=engine,
         top_k=3,
         few_shot_k=0,
+        versions=resolve_versions(session, scenario),
     )
     return get_level("finetune").plan(inputs)
 

@@ -14,19 +14,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.costs import query_cost
-from app.db.models import Comparison, Result, Scenario
+from app.db.models import Comparison, PromptVersion, Result, Scenario
 from app.db.queries import get_comparison, get_scenario
 from app.engine import Engine, GenerationRequest, GenerationResult
 from app.engine.base import TokenCallback
 from app.levels import LevelInputs, LevelPlan, LevelUnavailable, get_level, level_names
 from app.runtime import Runtime
+from app.scenarios.versions import resolve_versions
 
 log = logging.getLogger(__name__)
 TokenSink = Callable[[str, str], None]  # (level, text delta)
@@ -42,6 +43,7 @@ class ComparisonOptions:
     top_k: int | None = None
     few_shot_k: int | None = None
     adapter: str | None = None
+    prompt_versions: dict[str, int] | None = None  # level -> version number (None: latest)
 
     @classmethod
     def from_stored(cls, settings: dict[str, Any]) -> ComparisonOptions:
@@ -49,21 +51,38 @@ class ComparisonOptions:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in settings.items() if k in names})
 
-    def resolved(self, settings: Settings, scenario: Scenario | None = None) -> RunOptions:
-        """Every default filled in: the scenario's default generation settings and few-shot
-        k where it sets them, else `settings`."""
+    def resolved(
+        self,
+        settings: Settings,
+        scenario: Scenario | None = None,
+        versions: dict[str, PromptVersion] | None = None,
+    ) -> RunOptions:
+        """Every default filled in: the scenario's default generation settings where it sets
+        them, few-shot k as the prompt version sets it (a fixed list: its length), else
+        `settings`."""
 
         def first(*values: Any) -> Any:
             return next(v for v in values if v is not None)
 
         own = scenario or Scenario()  # a scenario that sets nothing
+        versions = versions or {}
+        prompt = versions["prompt"].content if "prompt" in versions else {}
+        fixed = (
+            prompt.get("few_shot_examples") if prompt.get("few_shot_selection") == "fixed" else None
+        )
         return RunOptions(
             levels=self.levels or level_names(),
             max_new_tokens=self.max_new_tokens or own.max_new_tokens or settings.max_new_tokens,
             temperature=first(self.temperature, own.temperature, settings.temperature),
             top_k=self.top_k or settings.top_k,
-            few_shot_k=first(self.few_shot_k, own.few_shot_k, settings.few_shot_k),
+            few_shot_k=first(
+                self.few_shot_k,
+                prompt.get("few_shot_k"),
+                len(fixed) if fixed else None,
+                settings.few_shot_k,
+            ),
             adapter=self.adapter,
+            prompt_versions={level: version.number for level, version in versions.items()},
         )
 
 
@@ -77,6 +96,7 @@ class RunOptions:
     top_k: int
     few_shot_k: int
     adapter: str | None
+    prompt_versions: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -85,6 +105,7 @@ class Planned:
     plan: LevelPlan | None = None
     prepare_s: float = 0.0
     error: str | None = None
+    version: PromptVersion | None = None  # the level's prompt version
 
 
 def run_comparison(
@@ -100,7 +121,8 @@ def run_comparison(
     Raises NotFound (unknown scenario), NotReady (models loading), Busy (queue full)."""
     embedder, engine = runtime.models()
     record = get_scenario(session, scenario)
-    run = options.resolved(runtime.settings, record)
+    versions = resolve_versions(session, record, options.prompt_versions)
+    run = options.resolved(runtime.settings, record, versions)
     with runtime.admission():
         started = time.perf_counter()
         embedding = embedder.embed_one(query)
@@ -115,6 +137,7 @@ def run_comparison(
             top_k=run.top_k,
             few_shot_k=run.few_shot_k,
             adapter=run.adapter,
+            versions=versions,
         )
         planned = [plan_level(name, inputs, embed_s) for name in run.levels]
         load_adapters(engine, planned)
@@ -138,17 +161,18 @@ def plan_level(name: str, inputs: LevelInputs, embed_s: float) -> Planned:
     """Let one level build its request. Its database work runs in a savepoint, so a level
     whose SQL fails is rolled back alone and the comparison goes on."""
     level = get_level(name)
+    version = inputs.versions.get(name)
     started = time.perf_counter()
     try:
         with inputs.session.begin_nested():
             plan = level.plan(inputs)
     except LevelUnavailable as error:
-        return Planned(name, error=str(error))
+        return Planned(name, error=str(error), version=version)
     except Exception as error:
         log.exception("level %s failed to prepare", name)
-        return Planned(name, error=f"{type(error).__name__}: {error}")
+        return Planned(name, error=f"{type(error).__name__}: {error}", version=version)
     prepare_s = time.perf_counter() - started + (embed_s if level.uses_query_embedding else 0)
-    return Planned(name, plan=plan, prepare_s=prepare_s)
+    return Planned(name, plan=plan, prepare_s=prepare_s, version=version)
 
 
 def load_adapters(engine: Engine, planned: list[Planned]) -> None:
@@ -252,6 +276,7 @@ def describe(planned: Planned, engine: Engine, embedding_model: str, settings: S
         model=engine.model,
         error=planned.error,
         latency_retrieval_ms=planned.prepare_s * 1000,
+        prompt_version_id=planned.version.id if planned.version else None,
     )
     plan = planned.plan
     if plan is not None:
@@ -261,10 +286,18 @@ def describe(planned: Planned, engine: Engine, embedding_model: str, settings: S
         result.examples = plan.examples
         result.provenance = {
             **plan.provenance,
+            **version_provenance(planned.version),
             "embedding_model": embedding_model,
             "base_model": settings.base_model,
         }
     return result
+
+
+def version_provenance(version: PromptVersion | None) -> dict[str, Any]:
+    """How a result names the prompt version it used (nothing for a level without one)."""
+    if version is None:
+        return {}
+    return {"prompt_version": {"number": version.number, "sha256": version.sha256}}
 
 
 def fill_generation(result: Result, output: GenerationResult, planned: Planned) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship,
 from app.scenarios.prompts import DEFAULT_RAG_INSTRUCTION, DEFAULT_RAG_TEMPLATE
 
 EMBEDDING_DIM = 384
+MAX_ID = 2**31 - 1  # ids are Postgres integers; a larger number is bad input, not a 500
 
 
 class Base(DeclarativeBase):
@@ -67,6 +68,13 @@ class Scenario(Base):
     few_shot_dataset_id: Mapped[int | None] = mapped_column(
         ForeignKey("datasets.id", ondelete="SET NULL", use_alter=True, name="fk_scenarios_few_shot")
     )
+    # which examples: `nearest` the query, a `fixed` list (train lines of the pool, 1-based,
+    # in `few_shot_examples`) or `random` (drawn with `few_shot_seed`, NULL: 0)
+    few_shot_selection: Mapped[str] = mapped_column(
+        String(16), default="nearest", server_default="nearest"
+    )
+    few_shot_seed: Mapped[int | None] = mapped_column(Integer)
+    few_shot_examples: Mapped[list[Any] | None]
     # the `rag` level: its system message and its user message (sources and question)
     rag_instruction: Mapped[str] = mapped_column(Text, default=DEFAULT_RAG_INSTRUCTION)
     rag_template: Mapped[str] = mapped_column(Text, default=DEFAULT_RAG_TEMPLATE)
@@ -76,12 +84,33 @@ class Scenario(Base):
     # default generation settings (NULL: the settings')
     max_new_tokens: Mapped[int | None] = mapped_column(Integer)
     temperature: Mapped[float | None] = mapped_column(Float)
+    # the cost model's default profile (NULL: the setting) and the scenario's own profiles
+    # (TOML as data/pricing.toml; NULL: none), which add to or replace the file's
+    pricing_profile: Mapped[str | None] = mapped_column(String(100))
+    pricing: Mapped[str | None] = mapped_column(Text)
     active_adapter_id: Mapped[int | None] = mapped_column(
         ForeignKey("adapters.id", ondelete="SET NULL", use_alter=True)
     )
     created_at: Mapped[datetime] = created_at_column()
 
     active_adapter: Mapped[Adapter | None] = relationship(foreign_keys=[active_adapter_id])
+
+
+class PromptVersion(Base):
+    """One immutable version of a level's prompt in a scenario (app/scenarios/versions.py):
+    the values of the level's `prompt_fields`, numbered from 1 per scenario and level."""
+
+    __tablename__ = "prompt_versions"
+    __table_args__ = (UniqueConstraint("scenario_id", "level", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
+    level: Mapped[str] = mapped_column(String(32))
+    number: Mapped[int] = mapped_column(Integer)
+    content: Mapped[dict[str, Any]]
+    sha256: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_at: Mapped[datetime] = created_at_column()
 
 
 class Document(Base):
@@ -250,8 +279,13 @@ class Result(Base):
     context: Mapped[list[Any]] = mapped_column(default=list)
     examples: Mapped[list[Any]] = mapped_column(default=list)
     provenance: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # the level's prompt version (NULL: a level without a prompt, or older than revision 0009)
+    prompt_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("prompt_versions.id", ondelete="SET NULL")
+    )
 
     comparison: Mapped[Comparison] = relationship(back_populates="results")
+    prompt_version: Mapped[PromptVersion | None] = relationship()
 
 
 class Training(JobColumns, Base):

@@ -3,8 +3,11 @@ validate with the same rules)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.db.models import MAX_ID
 from app.evals.runner import EvalOptions
 from app.levels import level_names
 
@@ -21,6 +24,11 @@ class EvalCreate(BaseModel):
     max_new_tokens: int | None = Field(None, ge=1, le=1024, description="Default: setting.")
     temperature: float | None = Field(
         None, ge=0, le=2, description="Default 0; 0.7 when repeats > 1."
+    )
+    prompt_versions: dict[str, Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
+        None,
+        max_length=10,
+        description="Level -> prompt version number to run (default: each level's latest).",
     )
 
     @field_validator("levels")

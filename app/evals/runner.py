@@ -23,7 +23,15 @@ from sqlalchemy.orm import Session
 
 from app import jobs
 from app.compare import ComparisonOptions, plan_level, run_comparison
-from app.db.models import Comparison, EvalItem, EvalRun, EvalScore, EvalSet, Scenario
+from app.db.models import (
+    Comparison,
+    EvalItem,
+    EvalRun,
+    EvalScore,
+    EvalSet,
+    PromptVersion,
+    Scenario,
+)
 from app.db.queries import get_scenario
 from app.errors import AppError, Busy
 from app.evals.scores import summary_rows
@@ -31,6 +39,7 @@ from app.evals.scoring import item_schema, score_result
 from app.evals.summary import summarise
 from app.levels import LevelInputs, level_names
 from app.runtime import Runtime
+from app.scenarios.versions import resolve_versions
 
 REPEAT_TEMPERATURE = 0.7  # repeats of a greedy run would all be the same answer
 Progress = Callable[[int, int], None]  # (comparisons done, total)
@@ -55,6 +64,9 @@ class EvalOptions:
     repeats: int = 1
     max_new_tokens: int | None = None
     temperature: float | None = None
+    # level -> prompt version number; the run stores every level's (pinned, else the latest
+    # when it was queued), so that edits made meanwhile do not change what it runs
+    prompt_versions: dict[str, int] | None = None
     item_ids: list[int] = field(default_factory=list)
     worker: str = ""  # host:pid that created the run; shown in the API's `options` since v1
 
@@ -71,6 +83,7 @@ class EvalOptions:
             repeats=self.repeats,
             max_new_tokens=self.max_new_tokens,
             temperature=temperature,
+            prompt_versions=self.prompt_versions,
         )
 
 
@@ -115,7 +128,12 @@ def take_in_turn(items: list[EvalItem]) -> list[EvalItem]:
 
 
 def probe_levels(
-    session: Session, runtime: Runtime, scenario: Scenario, levels: list[str], query: str
+    session: Session,
+    runtime: Runtime,
+    scenario: Scenario,
+    levels: list[str],
+    query: str,
+    versions: dict[str, PromptVersion],
 ) -> tuple[list[str], dict[str, str]]:
     """Which levels can run for this scenario, and why the others cannot: each level plans
     the first item's query (as a comparison would) and a `LevelUnavailable` skips it."""
@@ -129,6 +147,7 @@ def probe_levels(
         engine=engine,
         top_k=runtime.settings.top_k,
         few_shot_k=runtime.settings.few_shot_k,
+        versions=versions,
     )
     planned = [plan_level(name, inputs, 0.0) for name in levels]
     skipped = {p.level: p.error for p in planned if p.error}
@@ -143,7 +162,9 @@ def add_eval_run(session: Session, runtime: Runtime, slug: str, options: EvalOpt
     runtime.models()
     items = choose_items(latest_eval_set(session, scenario), options)
     chosen = options.levels or level_names()
-    levels, skipped = probe_levels(session, runtime, scenario, chosen, items[0].input)
+    versions = resolve_versions(session, scenario, options.prompt_versions)
+    options.prompt_versions = {level: version.number for level, version in versions.items()}
+    levels, skipped = probe_levels(session, runtime, scenario, chosen, items[0].input, versions)
     if not levels:
         reasons = "; ".join(f"{lv}: {why}" for lv, why in skipped.items())
         raise EvalNotPossible(f"no level can run for scenario {slug!r} ({reasons})")
@@ -212,6 +233,7 @@ def run_item(session: Session, runtime: Runtime, run: EvalRun, item: EvalItem, r
         levels=run.levels,
         max_new_tokens=run.options["max_new_tokens"],
         temperature=run.options["temperature"],
+        prompt_versions=run.options.get("prompt_versions"),  # None in runs before versions
     )
     comparison = compare_when_admitted(session, runtime, run.scenario.slug, item.input, options)
     schema = item_schema(item, run.scenario.output_schema)

@@ -23,6 +23,10 @@ and implement:
 
 It may override:
 
+- `prompt_fields` (none): the scenario fields that make its prompt; a change of any of them
+  makes a new prompt version (app/scenarios/versions.py), and `plan` reads them from
+  `inputs.prompt(name)`, the version the comparison runs with, never from the scenario;
+
 - `short_title` (default `title`): the name when the report mentions it again ("vs the prompt");
 - `uses_query_embedding` (False): its preparation time includes embedding the query, and the
   query's embedding tokens are billed to it;
@@ -47,7 +51,7 @@ from sqlalchemy.orm import Session
 
 from app.config import LevelPrice, Settings
 from app.costs import FixedCosts, LevelRate, PricingProfile, ScenarioFixedInputs
-from app.db.models import Adapter, Scenario
+from app.db.models import Adapter, PromptVersion, Scenario
 from app.engine.base import Engine
 
 
@@ -66,6 +70,12 @@ class LevelInputs:
     top_k: int
     few_shot_k: int
     adapter: str | None = None
+    # the prompt version each level runs with (app/scenarios/versions.py `resolve_versions`)
+    versions: dict[str, PromptVersion] = field(default_factory=dict)
+
+    def prompt(self, level: str) -> dict[str, Any]:
+        """The level's prompt fields in the version it runs with."""
+        return self.versions[level].content
 
 
 @dataclass
@@ -87,6 +97,7 @@ class Level(ABC):
     uses_query_embedding: ClassVar[bool] = False
     price_key: ClassVar[str | None] = None
     wins_at_volume: ClassVar[bool] = False
+    prompt_fields: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def plan(self, inputs: LevelInputs) -> LevelPlan:

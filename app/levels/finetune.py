@@ -30,6 +30,7 @@ class FinetuneLevel(Level):
     # base price per token, which is what most providers charge for custom weights.
     default_price = LevelPrice(input_usd_per_mtok=0.30, output_usd_per_mtok=1.20)
     wins_at_volume = True  # short prompts: past some volume they repay the training
+    prompt_fields = ("finetune_system_prompt",)
 
     def fixed_costs(self, profile: PricingProfile, inputs: ScenarioFixedInputs) -> FixedCosts:
         """Training the adapter, once."""
@@ -72,8 +73,9 @@ class FinetuneLevel(Level):
     def system_prompt(inputs: LevelInputs, adapter: Adapter) -> tuple[str | None, str]:
         """The system message to send and where it comes from: `scenario` (its own
         `finetune_system_prompt`), `training data`, or `none` (the query alone)."""
-        if inputs.scenario.finetune_system_prompt is not None:
-            return inputs.scenario.finetune_system_prompt, "scenario"
+        own = inputs.prompt("finetune")["finetune_system_prompt"]
+        if own is not None:
+            return own, "scenario"
         dataset = training_dataset(inputs.session, adapter)
         message = training_system_message(inputs.session, dataset) if dataset else None
         return message, "training data" if message else "none"

@@ -39,13 +39,15 @@ def sources_block(hits: list[ChunkHit]) -> str:
     )
 
 
-def prompt_messages(scenario: Scenario, hits: list[ChunkHit], query: str) -> list[dict[str, str]]:
-    """The scenario's instruction and template, filled in with its name, the numbered
-    sources and the question."""
+def prompt_messages(
+    scenario: Scenario, prompt: dict[str, Any], hits: list[ChunkHit], query: str
+) -> list[dict[str, str]]:
+    """The prompt version's instruction and template, filled in with the scenario's name,
+    the numbered sources and the question."""
     values = {"scenario": scenario.name, "sources": sources_block(hits), "question": query}
     return [
-        {"role": "system", "content": render(scenario.rag_instruction, **values)},
-        {"role": "user", "content": render(scenario.rag_template, **values)},
+        {"role": "system", "content": render(prompt["rag_instruction"], **values)},
+        {"role": "user", "content": render(prompt["rag_template"], **values)},
     ]
 
 
@@ -57,6 +59,7 @@ class RagLevel(Level):
     rank = 20  # a knowledge base to keep, no training
     default_price = LevelPrice(input_usd_per_mtok=0.15, output_usd_per_mtok=0.60)
     uses_query_embedding = True
+    prompt_fields = ("rag_instruction", "rag_template")
 
     def fixed_costs(self, profile: PricingProfile, inputs: ScenarioFixedInputs) -> FixedCosts:
         """Embedding the knowledge base once, and keeping it in a vector store."""
@@ -91,7 +94,8 @@ class RagLevel(Level):
                 f"scenario {inputs.scenario.slug!r} has no documents to retrieve from"
             )
         hits = fit_budget(hits, inputs.settings.context_token_budget)
-        messages = prompt_messages(inputs.scenario, hits, inputs.query)
+        prompt = inputs.prompt(self.name)
+        messages = prompt_messages(inputs.scenario, prompt, hits, inputs.query)
         context = [
             {
                 "citation": n,
@@ -108,7 +112,7 @@ class RagLevel(Level):
             for n, hit in enumerate(hits, 1)
         ]
         prompts = {
-            "instruction": text_record(inputs.scenario.rag_instruction),
-            "template": text_record(inputs.scenario.rag_template),
+            "instruction": text_record(prompt["rag_instruction"]),
+            "template": text_record(prompt["rag_template"]),
         }
         return LevelPlan(messages=messages, context=context, provenance={"prompts": prompts})

@@ -9,11 +9,13 @@ is checked by the service.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import jsonschema
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from app.costs import parse_profiles
+from app.db.models import MAX_ID
 from app.scenarios.prompts import (
     DEFAULT_RAG_INSTRUCTION,
     DEFAULT_RAG_TEMPLATE,
@@ -25,19 +27,25 @@ from app.scenarios.prompts import (
 )
 
 SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"
-MAX_ID = 2**31 - 1
+MAX_NOTE_CHARS = 500
 MAX_PROMPT_CHARS = 20_000
 # Fields whose NULL means "the default" (see app/db/models.py's Scenario); the others are text
 # that is always there and cannot be set to null.
 NULLABLE = (
     "few_shot_k",
     "few_shot_dataset_id",
+    "few_shot_seed",
+    "few_shot_examples",
     "finetune_system_prompt",
     "output_schema",
     "max_new_tokens",
     "temperature",
+    "pricing_profile",
+    "pricing",
 )
 TEXTS = ("name", "description", "system_prompt", "rag_instruction", "rag_template")
+MAX_FIXED_EXAMPLES = 10
+Selection = Literal["nearest", "fixed", "random"]
 
 
 RESERVED = {"new"}  # `/scenarios/new` is the page that creates one
@@ -83,6 +91,19 @@ class ScenarioFields(BaseModel):
     few_shot_dataset_id: int | None = Field(
         None, ge=1, le=MAX_ID, description="The example pool (null: the latest dataset)."
     )
+    few_shot_selection: Selection | None = Field(
+        None,
+        description="How the `prompt` level picks its examples: `nearest` the query, a `fixed` "
+        "list (`few_shot_examples`) or `random` (drawn once with `few_shot_seed`).",
+    )
+    few_shot_seed: int | None = Field(
+        None, ge=0, le=MAX_ID, description="The seed of a `random` selection (null: 0)."
+    )
+    few_shot_examples: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
+        None,
+        max_length=MAX_FIXED_EXAMPLES,
+        description="A `fixed` selection: lines of the example pool's train split, 1-based.",
+    )
     rag_instruction: str | None = Field(
         None,
         max_length=MAX_PROMPT_CHARS,
@@ -104,8 +125,25 @@ class ScenarioFields(BaseModel):
     )
     max_new_tokens: int | None = Field(None, ge=1, le=1024, description="null: the setting.")
     temperature: float | None = Field(None, ge=0.0, le=2.0, description="null: the setting.")
+    pricing_profile: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="The cost model's default pricing profile (null: the setting).",
+    )
+    pricing: str | None = Field(
+        None,
+        max_length=MAX_PROMPT_CHARS,
+        description="The scenario's own pricing profiles, TOML as data/pricing.toml "
+        "(`[profiles.NAME]` tables); they add to the file's (null: none).",
+    )
+    note: str = Field(
+        "",
+        max_length=MAX_NOTE_CHARS,
+        description="Why the prompts changed: the note of the prompt versions this makes.",
+    )
 
-    @field_validator(*TEXTS, "finetune_system_prompt")
+    @field_validator(*TEXTS, "finetune_system_prompt", "pricing", "note")
     @classmethod
     def no_nul_characters(cls, value: str | None) -> str | None:
         if value is not None and "\x00" in value:
@@ -147,9 +185,23 @@ class ScenarioFields(BaseModel):
     def valid_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         return None if value is None else check_json_schema(value)
 
+    @field_validator("few_shot_examples")
+    @classmethod
+    def distinct_lines(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("lists a line twice")
+        return value
+
+    @field_validator("pricing")
+    @classmethod
+    def valid_pricing(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_profiles(value, "pricing")
+        return value
+
     def given(self) -> dict[str, Any]:
-        """The fields the request set, with their values."""
-        return {name: getattr(self, name) for name in self.model_fields_set}
+        """The scenario fields the request set, with their values (not the note)."""
+        return {name: getattr(self, name) for name in self.model_fields_set - {"note"}}
 
 
 class ScenarioCreate(ScenarioFields):
@@ -180,17 +232,18 @@ class ScenarioCreate(ScenarioFields):
     system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, max_length=MAX_PROMPT_CHARS)
     rag_instruction: str = Field(DEFAULT_RAG_INSTRUCTION, max_length=MAX_PROMPT_CHARS)
     rag_template: str = Field(DEFAULT_RAG_TEMPLATE, max_length=MAX_PROMPT_CHARS)
+    few_shot_selection: Selection = "nearest"
 
     def values(self) -> dict[str, Any]:
         """Every column's value, defaults included."""
-        return self.model_dump()
+        return self.model_dump(exclude={"note"})
 
 
 class ScenarioUpdate(ScenarioFields):
     """An edit: only the fields sent change. `null` resets a field in `NULLABLE` to its
     default and is refused for the texts."""
 
-    @field_validator(*TEXTS, mode="before")
+    @field_validator(*TEXTS, "few_shot_selection", mode="before")
     @classmethod
     def texts_are_not_null(cls, value: Any) -> Any:
         if value is None:

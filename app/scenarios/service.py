@@ -2,10 +2,11 @@
 the pages call. Each function does one unit of work: it flushes, the caller commits (the
 rule in app/deps.py).
 
-- **create**: 409 when the slug is taken.
-- **edit**: only the fields sent change. While a training or an eval run of the scenario is
-  queued or running, an edit is refused (409): the running work reads the scenario's prompts
-  as it goes, and a result must not mix two versions of them.
+- **create**: 409 when the slug is taken. Makes version 1 of each level's prompt.
+- **edit**: only the fields sent change; each level whose prompt changed gets a new version
+  with the request's note (app/scenarios/versions.py). While a training or an eval run of
+  the scenario is queued or running, an edit is refused (409): an eval run pins the versions
+  it started with, but a training reads the scenario as it goes.
 - **clone**: a new scenario with the source's prompts, schema and settings, and copies of its
   documents (with their chunks), datasets (with their examples) and eval sets. Not copied:
   adapters (a clone trains its own), comparisons, trainings and eval runs (its history).
@@ -36,6 +37,7 @@ from app.db.models import (
     EvalRun,
     EvalSet,
     Example,
+    PromptVersion,
     Scenario,
     Training,
 )
@@ -43,17 +45,23 @@ from app.db.queries import find_scenario
 from app.errors import AppError
 from app.scenarios.copying import copy_contents
 from app.scenarios.requests import ScenarioClone, ScenarioCreate, ScenarioUpdate
+from app.scenarios.versions import latest_versions, record_versions
 
 # What a clone takes over from its source besides its contents.
 COPIED_SETTINGS = (
     "system_prompt",
     "few_shot_k",
+    "few_shot_selection",
+    "few_shot_seed",
+    "few_shot_examples",
     "rag_instruction",
     "rag_template",
     "finetune_system_prompt",
     "output_schema",
     "max_new_tokens",
     "temperature",
+    "pricing_profile",
+    "pricing",
 )
 
 # A scenario's own fields as the API and `tritune scenario show --json` print them.
@@ -98,7 +106,10 @@ def create_scenario(session: Session, *, request: ScenarioCreate) -> Scenario:
             f"few_shot_dataset_id: dataset {values['few_shot_dataset_id']} is not one of "
             f"scenario {request.slug!r}'s datasets"
         )
-    return add_new(session, Scenario(**values))
+    scenario = add_new(session, Scenario(**values))
+    check_selection(scenario)
+    record_versions(session, scenario, request.note or "created")
+    return scenario
 
 
 def add_new(session: Session, scenario: Scenario) -> Scenario:
@@ -122,8 +133,18 @@ def update_scenario(session: Session, *, scenario: Scenario, request: ScenarioUp
         check_own_dataset(session, scenario, dataset_id)
     for name, value in changes.items():
         setattr(scenario, name, value)
+    check_selection(scenario)
     session.flush()
+    record_versions(session, scenario, request.note)
     return scenario
+
+
+def check_selection(scenario: Scenario) -> None:
+    """A `fixed` selection needs its list of example lines (BadScenario)."""
+    if scenario.few_shot_selection == "fixed" and not scenario.few_shot_examples:
+        raise BadScenario(
+            "few_shot_examples: a fixed selection needs the example lines to show (1-based)"
+        )
 
 
 def check_own_dataset(session: Session, scenario: Scenario, dataset_id: int) -> None:
@@ -174,7 +195,9 @@ def clone_scenario(session: Session, *, source: Scenario, request: ScenarioClone
     copy_contents(session, source_id=source.id, target_id=clone.id)
     if source.few_shot_dataset_id is not None:
         clone.few_shot_dataset_id = same_dataset(session, source.few_shot_dataset_id, clone.id)
-    session.flush()
+    versions = latest_versions(session, source.id)
+    numbers = ", ".join(f"{level} v{version.number}" for level, version in versions.items())
+    record_versions(session, clone, f"cloned from {source.slug} ({numbers})")
     return clone
 
 
@@ -227,6 +250,7 @@ def contents_counts(session: Session, scenario_id: int) -> dict[str, int]:
         "trainings": count(Training),
         "eval_runs": count(EvalRun),
         "comparisons": count(Comparison),
+        "prompt_versions": count(PromptVersion),
     }
 
 
