@@ -71,10 +71,12 @@ def new_scenario(session, slug: str):
     from sqlalchemy import delete
 
     from app.db.models import Scenario
+    from app.scenarios.versions import record_versions
 
     session.execute(delete(Scenario).where(Scenario.slug == slug))
     scenario = Scenario(slug=slug, name=f"Test {slug}", system_prompt="Answer briefly.")
     session.add(scenario)
+    record_versions(session, scenario, "made by the test")
     session.commit()
     return scenario
 

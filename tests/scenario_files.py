@@ -5,6 +5,20 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
+
+import pytest
+
+# Public data beside the repository (../shared/data; see each folder's SOURCE.md), read in
+# place and never copied into the repository.
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+BANKING77 = SHARED_DATA / "banking77"
+UV_DOCS = SHARED_DATA / "uv-docs"
+UV_PAGES = ("concepts/cache.md", "concepts/resolution.md", "concepts/python-versions.md")
+needs_shared_data = pytest.mark.skipif(
+    not (BANKING77.is_dir() and UV_DOCS.is_dir()),
+    reason=f"the shared public data ({SHARED_DATA}) is absent",
+)
 
 LABELS_PROMPT = (
     "Classify the bank customer's message into one intent: activate_my_card, card_arrival, "
@@ -46,3 +60,16 @@ def create(client, slug: str, **fields) -> dict:
     answer = client.post("/api/v1/scenarios", json={"slug": slug, "name": slug.title(), **fields})
     assert answer.status_code == 201, answer.text
     return answer.json()
+
+
+def banking77_subset(out: Path, count: int, source: str = "train.jsonl") -> Path:
+    """The first `count` lines of a BANKING77 file, written to `out`."""
+    lines = (BANKING77 / source).read_text(encoding="utf-8").splitlines()[:count]
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out
+
+
+def banking77_system_prompt() -> str:
+    """The system message BANKING77's examples open with (the label list)."""
+    first = json.loads((BANKING77 / "train.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    return first["messages"][0]["content"]

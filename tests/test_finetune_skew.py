@@ -8,11 +8,11 @@ Real data, real training (minutes on 2 cores): marked slow, run by `make test-al
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
-BANKING77 = Path(__file__).resolve().parents[2] / "shared" / "data" / "banking77"
+from tests.scenario_files import BANKING77
+
 SLUG = "bank-skew"
 CONFIG = {"micro_batch_size": 8, "num_epochs": 2, "max_seq_len": 256, "learning_rate": 2e-3}
 

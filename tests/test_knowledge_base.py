@@ -237,6 +237,8 @@ def rag_level_error(runtime, session, slug) -> str:
     from app.scenarios.versions import resolve_versions
 
     scenario = get_scenario(session, slug)
+    versions = resolve_versions(session, scenario)  # a scenario made here has none yet
+    session.commit()  # so that deleting the scenario later does not wait on this session
     inputs = LevelInputs(
         session=session,
         scenario=scenario,
@@ -246,7 +248,7 @@ def rag_level_error(runtime, session, slug) -> str:
         engine=runtime.engine,
         top_k=3,
         few_shot_k=0,
-        versions=resolve_versions(session, scenario),
+        versions=versions,
     )
     with pytest.raises(LevelUnavailable) as error:
         get_level("rag").plan(inputs)

@@ -34,3 +34,27 @@ def test_existing_scenarios_keep_the_prompts_their_levels_used(scratch):
         assert row[name] is None
     for name in ("max_new_tokens", "temperature"):
         assert row[name] is None
+
+
+def test_revision_0009_gives_each_scenario_version_1_of_each_levels_prompt(scratch):
+    from app.db.models import Scenario
+    from app.scenarios.versions import content_sha256, version_content
+
+    upgrade(scratch, "0008")
+    with scratch.begin() as connection:
+        connection.execute(
+            text("INSERT INTO scenarios (slug, name, system_prompt) VALUES ('v', 'V', 'Be brief.')")
+        )
+    upgrade(scratch, "0009")
+    with scratch.connect() as connection:
+        scenario = connection.execute(text("SELECT * FROM scenarios WHERE slug = 'v'")).mappings()
+        row = dict(scenario.one())
+        versions = connection.execute(
+            text("SELECT level, number, content, sha256 FROM prompt_versions ORDER BY level")
+        ).all()
+    assert row["few_shot_selection"] == "nearest"
+    assert [(v.level, v.number) for v in versions] == [("finetune", 1), ("prompt", 1), ("rag", 1)]
+    columns = Scenario(**{k: v for k, v in row.items() if k in Scenario.__table__.columns})
+    for version in versions:  # the code's content and hash, so no new version at first use
+        assert version.content == version_content(columns, version.level)
+        assert version.sha256 == content_sha256(version.content)

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
-from app.api.schemas import ScenarioDeleted, ScenarioPublic
+from app.api.schemas import PromptDiff, PromptVersionPublic, ScenarioDeleted, ScenarioPublic
 from app.db.models import Scenario
 from app.db.queries import get_scenario, list_scenarios, scenario_counts
-from app.deps import SessionDep, SettingsDep
+from app.deps import RecordId, SessionDep, SettingsDep
 from app.scenarios.requests import ScenarioClone, ScenarioCreate, ScenarioUpdate
 from app.scenarios.service import (
     clone_scenario,
@@ -21,16 +21,25 @@ from app.scenarios.service import (
     scenario_fields,
     update_scenario,
 )
+from app.scenarios.versions import (
+    diff_versions,
+    get_version,
+    latest_versions,
+    list_versions,
+    version_record,
+)
 
 router = APIRouter(prefix="/api/v1/scenarios", tags=["scenarios"])
 
 
 def public(session: Session, scenario: Scenario) -> ScenarioPublic:
     adapter = scenario.active_adapter
+    latest = latest_versions(session, scenario.id)
     return ScenarioPublic(
         **scenario_fields(scenario),
         active_adapter=adapter.name if adapter else None,
         **scenario_counts(session, scenario.id),
+        prompt_versions={level: version.number for level, version in latest.items()},
     )
 
 
@@ -92,3 +101,28 @@ def delete(
     session.commit()
     remove_adapter_files(deletion)
     return ScenarioDeleted(slug=deletion.slug, removed=deletion.removed)
+
+
+@router.get("/{slug}/prompt-versions", response_model=list[PromptVersionPublic])
+def versions(
+    slug: str,
+    session: SessionDep,
+    level: Annotated[str | None, Query(description="Only this level's versions.")] = None,
+):
+    """Every version of each level's prompt, newest first. A change of a level's prompt
+    fields (PATCH the scenario, with a `note`) makes a new version; results name theirs."""
+    scenario = get_scenario(session, slug)
+    return [version_record(v) for v in list_versions(session, scenario.id, level)]
+
+
+@router.get("/{slug}/prompt-versions/{level}/{number}", response_model=PromptVersionPublic)
+def version(slug: str, level: str, number: RecordId, session: SessionDep):
+    return version_record(get_version(session, get_scenario(session, slug), level, number))
+
+
+@router.get("/{slug}/prompt-versions/{level}/{old}/diff/{new}", response_model=PromptDiff)
+def diff(slug: str, level: str, old: RecordId, new: RecordId, session: SessionDep):
+    """What changed between two versions of a level's prompt, field by field."""
+    scenario = get_scenario(session, slug)
+    before, after = (get_version(session, scenario, level, n) for n in (old, new))
+    return PromptDiff(level=level, old=old, new=new, changes=diff_versions(before, after))

@@ -40,6 +40,37 @@ class ScenarioPublic(BaseModel):
     max_new_tokens: int | None
     temperature: float | None
     created_at: datetime
+    # since prompts are versioned (revision 0009)
+    few_shot_selection: str
+    few_shot_seed: int | None
+    few_shot_examples: list[int] | None
+    pricing_profile: str | None
+    pricing: str | None
+    prompt_versions: dict[str, int]  # level -> its latest version's number
+
+
+class PromptVersionPublic(BaseModel):
+    """One version of a level's prompt: the values of the level's prompt fields."""
+
+    level: str
+    number: int
+    sha256: str
+    note: str
+    created_at: datetime
+    content: dict[str, Any]
+
+
+class FieldChange(BaseModel):
+    field: str
+    changed: bool
+    diff: list[str]  # unified diff lines, empty when unchanged
+
+
+class PromptDiff(BaseModel):
+    level: str
+    old: int
+    new: int
+    changes: list[FieldChange]
 
 
 class ScenarioDeleted(BaseModel):

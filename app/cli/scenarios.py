@@ -52,6 +52,25 @@ FinetuneSystemPrompt = Annotated[
     str | None,
     typer.Option(help="The finetune level's system message (default: its training data's)."),
 ]
+FewShotSelection = Annotated[
+    str | None,
+    typer.Option(help="How the prompt level picks examples: nearest (default), fixed, random."),
+]
+FewShotSeed = Annotated[int | None, typer.Option(help="Seed of a random selection (default 0).")]
+FewShotExamples = Annotated[
+    str | None,
+    typer.Option(help="A fixed selection: train lines of the example pool, e.g. '3,7,12'."),
+]
+PricingProfile = Annotated[
+    str | None, typer.Option(help="The cost model's default pricing profile (default: setting).")
+]
+PricingFile = Annotated[
+    Path | None,
+    typer.Option(exists=True, dir_okay=False, help="TOML of the scenario's own pricing profiles."),
+]
+Note = Annotated[
+    str, typer.Option(help="Why the prompts change: the note of the new prompt versions.")
+]
 OutputSchema = Annotated[str | None, typer.Option(help="JSON schema of the expected output.")]
 MaxNewTokens = Annotated[int | None, typer.Option(help="Default generation length.")]
 Temperature = Annotated[float | None, typer.Option(help="Default temperature.")]
@@ -72,6 +91,22 @@ def schema_value(inline: str | None, file: Path | None) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise typer.BadParameter(f"output_schema: not JSON ({error})") from None
+
+
+def lines_value(text: str | None) -> list[int] | None:
+    """'3,7,12' as [3, 7, 12] (a usage error naming the option otherwise)."""
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter(
+            f"few_shot_examples: {text!r} is not a list of line numbers"
+        ) from None
+
+
+def pricing_value(file: Path | None) -> str | None:
+    return file.read_text(encoding="utf-8") if file is not None else None
 
 
 def given(**values: Any) -> dict[str, Any]:
@@ -102,10 +137,16 @@ def create(
     rag_template_file: TextFile = None,
     finetune_system_prompt: FinetuneSystemPrompt = None,
     finetune_system_prompt_file: TextFile = None,
+    few_shot_selection: FewShotSelection = None,
+    few_shot_seed: FewShotSeed = None,
+    few_shot_examples: FewShotExamples = None,
     output_schema: OutputSchema = None,
     output_schema_file: TextFile = None,
     max_new_tokens: MaxNewTokens = None,
     temperature: Temperature = None,
+    pricing_profile: PricingProfile = None,
+    pricing_file: PricingFile = None,
+    note: Note = "",
 ) -> None:
     """Create a scenario; every prompt not given has a default (`show` prints them)."""
     from app.scenarios.requests import ScenarioCreate
@@ -122,12 +163,17 @@ def create(
         finetune_system_prompt=text_value(
             "finetune-system-prompt", finetune_system_prompt, finetune_system_prompt_file
         ),
+        few_shot_selection=few_shot_selection,
+        few_shot_seed=few_shot_seed,
+        few_shot_examples=lines_value(few_shot_examples),
         output_schema=schema_value(output_schema, output_schema_file),
         max_new_tokens=max_new_tokens,
         temperature=temperature,
+        pricing_profile=pricing_profile,
+        pricing=pricing_value(pricing_file),
     )
     try:
-        request = ScenarioCreate(**values)
+        request = ScenarioCreate(**values, note=note)
     except ValidationError as error:
         raise bad_parameter(error) from None
     with open_session(ctx) as (_, session):
@@ -152,20 +198,28 @@ def edit(
     rag_template_file: TextFile = None,
     finetune_system_prompt: FinetuneSystemPrompt = None,
     finetune_system_prompt_file: TextFile = None,
+    few_shot_selection: FewShotSelection = None,
+    few_shot_seed: FewShotSeed = None,
+    few_shot_examples: FewShotExamples = None,
     output_schema: OutputSchema = None,
     output_schema_file: TextFile = None,
     max_new_tokens: MaxNewTokens = None,
     temperature: Temperature = None,
+    pricing_profile: PricingProfile = None,
+    pricing_file: PricingFile = None,
+    note: Note = "",
     reset: Annotated[
         list[str] | None,
         typer.Option(help=f"Set back to its default (repeatable): {', '.join(NULLABLE)}."),
     ] = None,
 ) -> None:
-    """Change the fields given; the others stay. Refused while a training or eval run of the
-    scenario is queued or running."""
+    """Change the fields given; the others stay. Each level whose prompt changes gets a new
+    prompt version (with --note). Refused while a training or eval run of the scenario is
+    queued or running."""
     from app.db.queries import get_scenario
     from app.scenarios.requests import ScenarioUpdate
     from app.scenarios.service import update_scenario
+    from app.scenarios.versions import latest_versions
 
     values = given(
         name=name,
@@ -178,9 +232,14 @@ def edit(
         finetune_system_prompt=text_value(
             "finetune-system-prompt", finetune_system_prompt, finetune_system_prompt_file
         ),
+        few_shot_selection=few_shot_selection,
+        few_shot_seed=few_shot_seed,
+        few_shot_examples=lines_value(few_shot_examples),
         output_schema=schema_value(output_schema, output_schema_file),
         max_new_tokens=max_new_tokens,
         temperature=temperature,
+        pricing_profile=pricing_profile,
+        pricing=pricing_value(pricing_file),
     )
     for field in reset or []:
         if field not in NULLABLE:
@@ -189,13 +248,72 @@ def edit(
     if not values:
         raise typer.BadParameter("nothing to change: give a field to edit")
     try:
-        request = ScenarioUpdate(**values)
+        request = ScenarioUpdate(**values, note=note)
     except ValidationError as error:
         raise bad_parameter(error) from None
     with open_session(ctx) as (_, session):
-        update_scenario(session, scenario=get_scenario(session, slug), request=request)
+        scenario = get_scenario(session, slug)
+        before = latest_versions(session, scenario.id)
+        update_scenario(session, scenario=scenario, request=request)
+        after = latest_versions(session, scenario.id)
+        new = [f"{lv} v{v.number}" for lv, v in after.items() if before.get(lv) != v]
         session.commit()
     console.print(f"[bold]edited[/] scenario {slug}: {', '.join(sorted(values))}")
+    if new:
+        console.print(f"new prompt version(s): {', '.join(new)}")
+
+
+@app.command("versions")
+def versions(
+    ctx: typer.Context,
+    slug: Slug,
+    level: Annotated[str | None, typer.Option(help="Only this level's versions.")] = None,
+    diff: Annotated[
+        tuple[int, int] | None,
+        typer.Option(help="Show what changed from version A to B of --level.", metavar="A B"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print them as JSON.")] = False,
+) -> None:
+    """The versions of each level's prompt (newest first), or the diff between two."""
+    from app.db.queries import get_scenario
+    from app.scenarios.versions import diff_versions, get_version, list_versions, version_record
+
+    if diff is not None and level is None:
+        raise typer.BadParameter("--diff needs --level")
+    with open_session(ctx) as (_, session):
+        scenario = get_scenario(session, slug)
+        if diff is not None:
+            old, new = (get_version(session, scenario, level or "", n) for n in diff)
+            changes = diff_versions(old, new)
+        else:
+            records = [version_record(v) for v in list_versions(session, scenario.id, level)]
+    if diff is not None:
+        print_diff(changes, as_json)
+        return
+    if as_json:
+        print(json.dumps(records, indent=2, default=str))
+        return
+    table = Table(title=f"prompt versions of {slug}")
+    for column in ("level", "version", "created", "sha256", "note"):
+        table.add_column(column)
+    for r in records:
+        created = f"{r['created_at']:%Y-%m-%d %H:%M}"
+        table.add_row(r["level"], f"v{r['number']}", created, r["sha256"][:12], r["note"])
+    console.print(table)
+
+
+def print_diff(changes: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(changes, indent=2))
+        return
+    changed = [c for c in changes if c["changed"]]
+    if not changed:
+        console.print("no change")
+    for change in changed:
+        console.print(f"[bold]{change['field']}[/]")
+        for line in change["diff"]:
+            style = "green" if line.startswith("+") else "red" if line.startswith("-") else ""
+            console.print(line, style=style, markup=False, highlight=False)
 
 
 @app.command("list")

@@ -4,13 +4,13 @@ shapes for the REST API, the compare page's form, the stream and the CLI's `--js
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.compare.service import ComparisonOptions
 from app.config import get_settings
-from app.db.models import Comparison, Result
+from app.db.models import MAX_ID, Comparison, Result
 from app.levels import level_names
 
 QUERY_EXAMPLE = "How many days do I have to return a tent?"
@@ -48,6 +48,12 @@ class ComparisonCreate(BaseModel):
     adapter: str | None = Field(None, description="Adapter for `finetune` (default: active).")
     top_k: int | None = Field(None, ge=1, le=20, description="Chunks for `rag`.")
     few_shot_k: int | None = Field(None, ge=0, le=10, description="Examples for `prompt`.")
+    prompt_versions: dict[str, Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
+        None,
+        max_length=10,
+        description="Level -> the prompt version to run (default: each level's latest); "
+        "`GET /api/v1/scenarios/{slug}/prompt-versions` lists them.",
+    )
 
     @field_validator("query", "scenario", "adapter")
     @classmethod
@@ -103,6 +109,9 @@ class ResultPublic(BaseModel):
     examples: list[dict[str, Any]]
     provenance: dict[str, Any]
     error: str | None
+    prompt_version: int | None = Field(
+        None, description="The number of the level's prompt version (null: none recorded)."
+    )
 
     @classmethod
     def of(cls, result: Result) -> ResultPublic:
@@ -127,6 +136,7 @@ class ResultPublic(BaseModel):
             examples=result.examples,
             provenance=result.provenance,
             error=result.error,
+            prompt_version=result.prompt_version.number if result.prompt_version else None,
         )
 
 

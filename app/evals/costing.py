@@ -20,6 +20,7 @@ from app.costs import (
     break_even_queries_per_day,
     level_cost,
     load_profiles,
+    parse_profiles,
     variable_cost,
 )
 from app.db.models import Chunk, Dataset, Example, Scenario
@@ -48,16 +49,27 @@ class CostEstimate:
     break_evens: list[BreakEven]
 
 
-def pricing_profiles(settings: Settings) -> dict[str, PricingProfile]:
+def pricing_profiles(
+    settings: Settings, scenario: Scenario | None = None
+) -> dict[str, PricingProfile]:
+    """The pricing file's profiles, and the scenario's own (which replace a file's profile
+    of the same name)."""
     try:
-        return load_profiles(settings.pricing_file)
+        profiles = load_profiles(settings.pricing_file)
+        if scenario is not None and scenario.pricing:
+            where = f"scenario {scenario.slug!r}'s pricing"
+            profiles |= parse_profiles(scenario.pricing, where)
     except ValueError as error:
         raise PricingInvalid(str(error)) from None
+    return profiles
 
 
-def choose_profile(settings: Settings, name: str | None) -> PricingProfile:
-    profiles = pricing_profiles(settings)
-    name = name or settings.pricing_profile
+def choose_profile(
+    settings: Settings, name: str | None, scenario: Scenario | None = None
+) -> PricingProfile:
+    """Profile `name`, else the scenario's default, else the setting's (NotFound)."""
+    profiles = pricing_profiles(settings, scenario)
+    name = name or (scenario.pricing_profile if scenario else None) or settings.pricing_profile
     if name not in profiles:
         raise NotFound(f"pricing profile {name!r} not found; choose from {sorted(profiles)}")
     return profiles[name]

@@ -48,7 +48,7 @@ def run_costs(
 ) -> CostEstimate:
     return estimate_costs(
         finished_summary(run)["levels"],
-        choose_profile(settings, profile),
+        choose_profile(settings, profile, run.scenario),
         scenario_fixed_inputs(session, run.scenario),
         queries_per_day or settings.queries_per_day,
     )

@@ -103,6 +103,14 @@ def list_versions(
     return sorted(versions, key=lambda v: order.index(v.level) if v.level in order else len(order))
 
 
+def versions_by_level(session: Session, scenario_id: int) -> dict[str, list[PromptVersion]]:
+    """Each level's versions, newest first."""
+    grouped: dict[str, list[PromptVersion]] = {}
+    for version in list_versions(session, scenario_id):
+        grouped.setdefault(version.level, []).append(version)
+    return grouped
+
+
 def get_version(session: Session, scenario: Scenario, level: str, number: int) -> PromptVersion:
     """Version `number` of the level's prompt (NotFound)."""
     version = session.scalar(

@@ -23,12 +23,13 @@ from sqlalchemy.orm import Session
 from app.compare import ComparisonCreate, run_comparison
 from app.compare.streaming import EventWriter, sse_event, stream_comparison
 from app.config import Settings
-from app.db.models import Adapter, Comparison
+from app.db.models import Adapter, Comparison, PromptVersion
 from app.db.queries import find_scenario, get_scenario, list_adapters, list_scenarios
 from app.deps import RuntimeDep, SessionDep
 from app.errors import TITLES, Busy
 from app.levels import get_level, level_names
 from app.runtime import Runtime
+from app.scenarios.versions import versions_by_level
 from app.web.current import DEMO, remember, remembered_scenario
 from app.web.forms import error_messages, form_fields
 from app.web.render import from_htmx, render, templates
@@ -51,6 +52,7 @@ def form_context(
         "scenarios": scenarios,
         "chosen_scenario": chosen,
         "adapters": scenario_adapters(session, chosen),
+        "versions": scenario_versions(session, chosen),
         "levels": [get_level(name) for name in level_names()],
         "defaults": runtime.settings,
         "submitted": submitted,
@@ -70,6 +72,12 @@ def scenario_adapters(session: Session, slug: str) -> list[Adapter]:
     return list_adapters(session, scenario_id=scenario.id) if scenario else []
 
 
+def scenario_versions(session: Session, slug: str) -> dict[str, list[PromptVersion]]:
+    """Each level's prompt versions, newest first (a level may run an older one)."""
+    scenario = find_scenario(session, slug)
+    return versions_by_level(session, scenario.id) if scenario else {}
+
+
 @router.get("/")
 def compare_page(request: Request, session: SessionDep, runtime: RuntimeDep):
     context = form_context(request, session, runtime)
@@ -78,9 +86,14 @@ def compare_page(request: Request, session: SessionDep, runtime: RuntimeDep):
 
 @router.get("/compare/adapters")
 def adapter_choices(request: Request, session: SessionDep, scenario: str = DEMO):
-    """The adapter selector for one scenario (swapped in when the scenario changes, which
-    the browser then remembers)."""
-    context = {"adapters": scenario_adapters(session, scenario), "submitted": {}}
+    """The adapter selector for one scenario, and (out of band) its prompt version selectors,
+    swapped in when the scenario changes, which the browser then remembers."""
+    context = {
+        "adapters": scenario_adapters(session, scenario),
+        "versions": scenario_versions(session, scenario),
+        "submitted": {},
+        "swap_versions": True,
+    }
     response = templates.TemplateResponse(request, "_partials/adapter_select.html", context)
     return remember(response, scenario) if find_scenario(session, scenario) else response
 

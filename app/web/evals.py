@@ -187,7 +187,7 @@ def report_page(
     )
     context = {
         "found": found,
-        "profiles": pricing_profiles(settings),
+        "profiles": pricing_profiles(settings, found.run.scenario),
         "summary": found.run.summary,
     }
     return render(request, "report.html", "report.html", context)

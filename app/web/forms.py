@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from app.compare import ComparisonCreate
 
-FIELDS = set(ComparisonCreate.model_fields)
+FIELDS = set(ComparisonCreate.model_fields) - {"prompt_versions"}
+VERSION_FIELD = "prompt_version_"  # `prompt_version_<level>`: that level's pinned version
 
 
 async def form_fields(request: Request) -> dict[str, Any]:
@@ -25,6 +26,13 @@ async def form_fields(request: Request) -> dict[str, Any]:
         and (value.strip() or name == "query")
     }
     submitted["levels"] = form.getlist("levels")
+    pinned = {
+        name.removeprefix(VERSION_FIELD): value
+        for name, value in form.items()
+        if name.startswith(VERSION_FIELD) and isinstance(value, str) and value.strip()
+    }
+    if pinned:  # validated as numbers by ComparisonCreate
+        submitted["prompt_versions"] = pinned
     return submitted
 
 

@@ -26,9 +26,21 @@ from app.scenarios.requests import NULLABLE
 from app.scenarios.service import COPIED_SETTINGS
 from app.web.forms import field_errors
 
-FIELDS = ("slug", "name", "description", *COPIED_SETTINGS)  # what the form edits
+FIELDS = ("slug", "name", "description", *COPIED_SETTINGS, "note")  # what the form edits
 Model = TypeVar("Model", bound=BaseModel)
-ONE_LINE = ("slug", "name", "few_shot_k", "max_new_tokens", "temperature")
+CHOICES = ("few_shot_selection",)
+ONE_LINE = (
+    "slug",
+    "name",
+    "few_shot_k",
+    "few_shot_selection",
+    "few_shot_seed",
+    "few_shot_examples",
+    "max_new_tokens",
+    "temperature",
+    "pricing_profile",
+    "note",
+)
 
 
 @dataclass
@@ -54,13 +66,15 @@ def new_form() -> ScenarioForm:
         system_prompt=DEFAULT_SYSTEM_PROMPT,
         rag_instruction=DEFAULT_RAG_INSTRUCTION,
         rag_template=DEFAULT_RAG_TEMPLATE,
+        few_shot_selection="nearest",
     )
     return ScenarioForm(values)
 
 
 def edit_form(scenario: Scenario) -> ScenarioForm:
     """The edit form, prefilled with the scenario's fields (a default shows as blank)."""
-    values = {name: as_text(getattr(scenario, name)) for name in FIELDS}
+    values = {name: as_text(getattr(scenario, name, None)) for name in FIELDS}
+    values["few_shot_examples"] = ", ".join(map(str, scenario.few_shot_examples or []))
     if scenario.output_schema is not None:
         values["output_schema"] = json.dumps(scenario.output_schema, indent=2, ensure_ascii=False)
     return ScenarioForm(values)
@@ -89,12 +103,17 @@ def parsed_request(form: ScenarioForm, model: type[Model]) -> Model | None:
             continue
         if name in NULLABLE and not text.strip():
             values[name] = None
+        elif name in CHOICES and not text:
+            continue  # a form without the choice: the default (new) or unchanged (edit)
         elif name == "output_schema":
             values[name] = parsed_json(form, text)
+        elif name == "few_shot_examples":
+            values[name] = parsed_lines(form, text)
         else:
             values[name] = text
-    if "output_schema" in form.errors:
-        values.pop("output_schema", None)
+    for name in ("output_schema", "few_shot_examples"):
+        if name in form.errors:
+            values.pop(name, None)
     try:
         request = model(**values)
     except ValidationError as error:
@@ -110,4 +129,13 @@ def parsed_json(form: ScenarioForm, text: str) -> Any:
         form.errors["output_schema"] = (
             f"not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
         )
+        return None
+
+
+def parsed_lines(form: ScenarioForm, text: str) -> list[int] | None:
+    """'3, 7, 12' as [3, 7, 12] (an error on the field otherwise)."""
+    try:
+        return [int(part) for part in text.replace(",", " ").split()]
+    except ValueError:
+        form.errors["few_shot_examples"] = "list train line numbers, e.g. 3, 7, 12"
         return None

@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db.models import Scenario
+from app.db.models import MAX_ID, Scenario
 from app.db.queries import get_scenario, list_adapters, list_scenarios, scenario_counts
 from app.deps import SessionDep, SettingsDep
 from app.errors import AppError
@@ -34,6 +34,7 @@ from app.scenarios.service import (
     remove_adapter_files,
     update_scenario,
 )
+from app.scenarios.versions import diff_versions, get_version, versions_by_level
 from app.web.current import forget, remember
 from app.web.forms import field_errors
 from app.web.render import go, render
@@ -115,6 +116,7 @@ def scenario_context(
         "adapters": list_adapters(session, scenario_id=scenario.id),
         "eval_items": eval_item_count(session, scenario),
         "clone": ScenarioForm({"slug": "", "name": ""}),
+        "versions": versions_by_level(session, scenario.id),
         **extra,
     }
 
@@ -122,6 +124,29 @@ def scenario_context(
 def schema_text(scenario: Scenario) -> str | None:
     schema = scenario.output_schema
     return None if schema is None else json.dumps(schema, indent=2, ensure_ascii=False)
+
+
+@router.get("/scenarios/{slug}/prompts/{level}/diff")
+def diff_page(
+    request: Request,
+    slug: str,
+    level: str,
+    session: SessionDep,
+    old: Annotated[int, Query(ge=1, le=MAX_ID)],
+    new: Annotated[int, Query(ge=1, le=MAX_ID)],
+):
+    """What changed between two versions of a level's prompt, field by field."""
+    scenario = get_scenario(session, slug)
+    before, after = (get_version(session, scenario, level, n) for n in (old, new))
+    context = {
+        "scenario": scenario,
+        "level": level,
+        "old": before,
+        "new": after,
+        "changes": diff_versions(before, after),
+        "versions": versions_by_level(session, scenario.id).get(level, []),
+    }
+    return render(request, "prompt_diff.html", "prompt_diff.html", context)
 
 
 @router.get("/scenarios/{slug}/edit")
