@@ -10,7 +10,7 @@ enough that its short prompts make it the cheaper level to serve.
 "Shows" means a paired test on the kind's items (app/evals/stats.py, Holm-adjusted across the
 kind's pairs of levels): each kind gets the simplest level that no other level beats
 significantly on quality, and every sentence carries its numbers ("RAG beats the few-shot
-prompt on quality by +50 points (95% CI +41 to +59, p < 0.001, McNemar, n = 30)"), or says the
+prompt on quality by +50 points (95% CI +33 to +67, p < 0.001, McNemar, n = 30)"), or says the
 items cannot tell two levels apart and about how many would.
 """
 
