@@ -1,9 +1,11 @@
-"""Scoring one result, summaries per level and kind, winners, repeats, run differences."""
+"""Scoring one result, summaries per level and kind (with intervals and paired tests),
+winners, repeats, run differences."""
 
 from types import SimpleNamespace
 
 import pytest
 
+from app.evals import stats
 from app.evals.items import EvalItemSpec
 from app.evals.scoring import item_schema, score_result
 from app.evals.summary import run_differences, summarise, winner
@@ -121,3 +123,51 @@ def test_a_limit_takes_the_kinds_in_turn():
     only = choose_items(eval_set, EvalOptions(limit=2, kinds=["triage"]))
     assert [i.position for i in only] == [3, 4]
     assert len(choose_items(eval_set, EvalOptions())) == 6
+
+
+def test_summary_carries_intervals_and_holm_adjusted_pair_tests():
+    """Pass/fail scores once per item: Wilson intervals and McNemar; `rag` passes 18 of 20
+    items that `prompt` fails, `finetune` differs from `prompt` on two items only."""
+    rows = []
+    for n in range(20):
+        rows.append(row(n, "knowledge", "prompt", 0, float(n >= 18)))
+        rows.append(row(n, "knowledge", "rag", 0, 1.0))
+        rows.append(row(n, "knowledge", "finetune", 0, float(n in (0, 18))))
+    summary = summarise(rows, ["prompt", "rag", "finetune"])
+    quality = summary["levels"]["prompt"]["metrics"]["quality"]
+    assert quality["ci_method"] == "wilson" and quality["items"] == 20
+    assert quality["ci"] == pytest.approx(list(stats.wilson_interval(2, 20)))
+    tests = {(t["a"], t["b"]): t for t in summary["pairs"]["quality"]}
+    assert list(tests) == [("prompt", "rag"), ("prompt", "finetune"), ("rag", "finetune")]
+    rag = tests[("prompt", "rag")]
+    assert rag["test"] == "mcnemar" and rag["n"] == 20 and rag["b_higher"] == 18
+    assert rag["difference"] == pytest.approx(-0.9)
+    raw = [t["p_value"] for t in tests.values()]
+    assert [t["p_adjusted"] for t in tests.values()] == pytest.approx(stats.holm(raw))
+    assert rag["significant"] and not tests[("prompt", "finetune")]["significant"]
+    assert summary["kind_pairs"]["knowledge"]["quality"][0] == rag
+    assert "fact_recall" not in summary["pairs"]  # no level scored it
+    best = winner(summary["levels"], "quality", summary["pairs"]["quality"])
+    assert best["level"] == "rag" and best["clear"]
+
+
+def test_repeats_make_item_rates_bootstrapped_and_tested_by_signed_rank():
+    rows = [
+        row(n, "triage", level, repeat, float((n + repeat) % 3 != 0 or level == "finetune"))
+        for n in range(12)
+        for repeat in range(3)
+        for level in ("prompt", "finetune")
+    ]
+    summary = summarise(rows, ["prompt", "finetune"])
+    quality = summary["levels"]["prompt"]["metrics"]["quality"]
+    assert quality["ci_method"] == "bootstrap" and quality["items"] == 12 and quality["n"] == 36
+    (test,) = summary["pairs"]["quality"]
+    assert test["test"] == "wilcoxon" and test["n"] == 12  # items, not answers
+    assert test["difference"] == pytest.approx(-1 / 3)
+
+
+def test_levels_compared_on_different_items_say_how_many_they_share():
+    rows = [row(n, "general", "prompt", 0, 1.0) for n in range(10)]
+    rows += [row(n, "general", "rag", 0, 0.0) for n in range(7, 20)]
+    (test,) = summarise(rows, ["prompt", "rag"])["pairs"]["quality"]
+    assert test["n"] == 3 and test["status"] == "too_few_items" and test["p_value"] is None

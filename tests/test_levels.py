@@ -122,10 +122,10 @@ def test_a_new_level_is_named_ordered_and_explained_by_the_report(hybrid):
     data += [dict(r, item=r["item"] + 100) for r in rows("general", 30, {"rag": 0.7})]
     report = build_report(summarise(data, ["prompt", "rag", "hybrid", "finetune"]), None, {})
     knowledge = next(k for k in report.kinds if k.kind == "knowledge")
-    assert knowledge.level == "hybrid"  # the simplest within the gain of the best
+    assert knowledge.level == "hybrid"  # the simplest level no other beats significantly
     assert knowledge.reason == (
-        "RAG on the fine-tuned model scores 80% quality against 50% for RAG (+30 points, above "
-        "the 10% bar); the documents and the voice both matter"
+        "RAG on the fine-tuned model beats RAG on quality by +30 points (95% CI +30 to +30, "
+        "p < 0.001, Wilcoxon, n = 30); the documents and the voice both matter"
     )
     assert report.headline == (
         "Use RAG for general; RAG on the fine-tuned model for knowledge "

@@ -65,7 +65,7 @@ class EvalRunPublic(BaseModel):
             created_at=run.created_at,
             finished_at=run.finished_at,
             summary=summary,
-            winners=winners(summary["levels"]) if summary else None,
+            winners=winners(summary["levels"], summary["pairs"]) if summary else None,
         )
 
 

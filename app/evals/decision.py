@@ -14,6 +14,7 @@ from app.db.queries import get_scenario
 from app.errors import NotFound
 from app.evals.costing import CostEstimate, choose_profile, estimate_costs, scenario_fixed_inputs
 from app.evals.report import Report, build_report
+from app.evals.runner import current_summary
 
 
 @dataclass
@@ -68,4 +69,5 @@ def scenario_report(
     if run is None:
         raise NotFound(f"scenario {slug!r} has no finished eval run; run an eval first")
     costs = run_costs(session, settings, run, profile, queries_per_day)
-    return ScenarioReport(slug, run, costs, build_report(finished_summary(run), costs, run.skipped))
+    report = build_report(current_summary(session, run), costs, run.skipped)
+    return ScenarioReport(slug, run, costs, report)

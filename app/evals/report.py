@@ -6,6 +6,12 @@ complex level only where the eval shows it earns its keep: retrieval when the an
 the team's own documents (it wins the knowledge items), a fine-tuned model when the output's
 format or voice must be exact (it wins JSON validity and fields), or when the volume is high
 enough that its short prompts make it the cheaper level to serve.
+
+"Shows" means a paired test on the kind's items (app/evals/stats.py, Holm-adjusted across the
+kind's pairs of levels): each kind gets the simplest level that no other level beats
+significantly on quality, and every sentence carries its numbers ("RAG beats the few-shot
+prompt on quality by +50 points (95% CI +33 to +67, p < 0.001, McNemar, n = 30)"), or says the
+items cannot tell two levels apart and about how many would.
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.evals.costing import CostEstimate
-from app.evals.summary import CLOSE
+from app.evals.evidence import Test, interval, name, versus
+from app.evals.stats import ALPHA, POWER
+from app.evals.stats import MIN_ITEMS as MIN_TEST_ITEMS
+from app.evals.summary import beats
 from app.evals.wording import metric, pct
 from app.levels import REGISTRY, level_names
 
-GAIN = 0.10  # a more complex level must beat the simpler one by this much quality
 MIN_KIND_ITEMS = 10
 MIN_ITEMS = 20
 
@@ -32,6 +40,8 @@ class KindDecision:
     reason: str
     quality: dict[str, float | None]
     doubts: list[str] = field(default_factory=list)
+    intervals: dict[str, list[float] | None] = field(default_factory=dict)  # quality's 95% CI
+    tests: list[Test] = field(default_factory=list)  # quality, each pair of levels
 
 
 @dataclass
@@ -42,11 +52,6 @@ class Report:
     costs: list[str]
     notes: list[str]
     thresholds: dict[str, float]
-
-
-def name(level: str) -> str:
-    """The level's title ("the few-shot prompt"); a level no longer registered by its key."""
-    return REGISTRY[level].title if level in REGISTRY else level
 
 
 def volume(queries_per_day: float) -> str:
@@ -62,56 +67,74 @@ def spread(stats: dict[str, Any] | None, key: str) -> float | None:
     return stats["metrics"][key]["spread"] if stats else None
 
 
-def decide_kind(kind: str, items: int, group: dict[str, dict[str, Any]]) -> KindDecision:
-    """The simplest level whose quality is within GAIN of the best on this kind."""
+def decide_kind(
+    kind: str, items: int, group: dict[str, dict[str, Any]], tests: list[Test]
+) -> KindDecision:
+    """The simplest level that no other level beats significantly on this kind's quality
+    (`tests`: the kind's quality tests between levels)."""
     quality = {lv: metric(stats, "quality") for lv, stats in group.items()}
     measured = {lv: q for lv, q in quality.items() if q is not None}
     if not measured:
         return KindDecision(kind, items, None, "no level produced a scored answer", quality)
-    best = max(measured.values())
-    ordered = sorted(measured, key=complexity)
-    chosen = next(lv for lv in ordered if measured[lv] >= best - GAIN)
-    decision = KindDecision(kind, items, chosen, reason_for(chosen, group, measured), quality)
-    decision.doubts = doubts(items, chosen, group, measured)
+    unbeaten = [
+        lv
+        for lv in sorted(measured, key=complexity)
+        if not any(beats(tests, o, lv) for o in measured)
+    ]
+    # Tests on different common items could rank levels in a circle: then the best mean.
+    chosen = unbeaten[0] if unbeaten else max(measured, key=lambda lv: measured[lv])
+    decision = KindDecision(
+        kind,
+        items,
+        chosen,
+        reason_for(chosen, group, measured, tests),
+        quality,
+        intervals={lv: stats["metrics"]["quality"].get("ci") for lv, stats in group.items()},
+        tests=tests,
+    )
+    decision.doubts = doubts(items, chosen, group, measured, tests)
     return decision
 
 
-def reason_for(chosen: str, group: dict[str, dict[str, Any]], quality: dict[str, float]) -> str:
+def reason_for(
+    chosen: str, group: dict[str, dict[str, Any]], quality: dict[str, float], tests: list[Test]
+) -> str:
     simpler = [lv for lv in quality if complexity(lv) < complexity(chosen)]
+    others = [lv for lv in quality if lv != chosen]
     if not simpler:
-        others = ", ".join(f"{name(lv)} {pct(q)}" for lv, q in quality.items() if lv != chosen)
+        evidence = "; ".join(versus(tests, chosen, lv) for lv in others)
         return (
-            f"{name(chosen)} scores {pct(quality[chosen])} quality and no more complex level "
-            f"beats it by {GAIN:.0%} or more ({others or 'no other level ran'}); "
-            "keep the simplest level that works"
+            f"{name(chosen)} scores {pct(quality[chosen])} quality{interval(group[chosen])} "
+            "and no more complex level beats it significantly, so keep the simplest level "
+            f"that works: {evidence or 'no other level ran'}"
         )
     base = max(simpler, key=lambda lv: quality[lv])
-    gain = quality[chosen] - quality[base]
-    text = (
-        f"{name(chosen)} scores {pct(quality[chosen])} quality against {pct(quality[base])} "
-        f"for {name(base)} (+{gain * 100:.0f} points, above the {GAIN:.0%} bar)"
-    )
+    rival = next((lv for lv in [chosen, *others] if beats(tests, lv, base)), chosen)
+    text = versus(tests, rival, base)
+    if rival != chosen:  # the best level ruled out the simpler ones; chosen is as good
+        text += f"; {name(chosen)} is not significantly worse: {versus(tests, chosen, rival)}"
     if chosen in REGISTRY:
         text += REGISTRY[chosen].reason(group[chosen], group[base])
     return text
 
 
 def doubts(
-    items: int, chosen: str, group: dict[str, dict[str, Any]], quality: dict[str, float]
+    items: int,
+    chosen: str,
+    group: dict[str, dict[str, Any]],
+    quality: dict[str, float],
+    tests: list[Test],
 ) -> list[str]:
-    """Why this kind's decision may not hold: few items, close scores, repeats disagreeing."""
+    """Why this kind's decision may not hold: few items, a level that scores higher but that
+    the items cannot tell apart from the chosen one, repeats disagreeing."""
     found = []
     if items < MIN_KIND_ITEMS:
         found.append(f"only {items} items (fewer than {MIN_KIND_ITEMS})")
     rivals = [lv for lv in quality if lv != chosen]
+    found += [versus(tests, lv, chosen) for lv in rivals if quality[lv] > quality[chosen]]
     if rivals:
         rival = min(rivals, key=lambda lv: abs(quality[lv] - quality[chosen]))
         margin = abs(quality[chosen] - quality[rival])
-        if margin < CLOSE:
-            found.append(
-                f"{name(chosen)} and {name(rival)} are too close to call "
-                f"({pct(quality[chosen])} vs {pct(quality[rival])})"
-            )
         spreads = [
             s for s in (spread(group[chosen], "quality"), spread(group[rival], "quality")) if s
         ]
@@ -166,11 +189,12 @@ def volume_notes(kinds: list[KindDecision], costs: CostEstimate | None) -> list[
 
 
 def volume_note(k: KindDecision, level: str, costs: CostEstimate) -> list[str]:
-    """The note for one kind and one level that wins at volume, if it applies."""
+    """The note for one kind and one level that wins at volume, if it applies: the level is
+    not significantly worse than the chosen one."""
     if k.level is None:
         return []
     rival, chosen = k.quality.get(level), k.quality.get(k.level)
-    if rival is None or chosen is None or rival < chosen - GAIN:
+    if rival is None or chosen is None or beats(k.tests, k.level, level):
         return []
     return [
         f"{k.kind}: {name(level)} scores {pct(rival)} against {pct(chosen)} "
@@ -195,7 +219,7 @@ def build_report(
     summary: dict[str, Any], costs: CostEstimate | None, skipped: dict[str, str]
 ) -> Report:
     kinds = [
-        decide_kind(kind, summary["kind_items"][kind], group)
+        decide_kind(kind, summary["kind_items"][kind], group, quality_tests(summary, kind))
         for kind, group in summary["kinds"].items()
     ]
     chosen = {k.level for k in kinds if k.level}
@@ -214,8 +238,21 @@ def build_report(
         kinds=kinds,
         costs=cost_lines(costs, chosen),
         notes=thin_reasons + notes,
-        thresholds={"gain": GAIN, "close": CLOSE, "min_kind_items": MIN_KIND_ITEMS},
+        # No fixed margins since the paired tests decide: gain and close are 0.
+        thresholds={
+            "gain": 0.0,
+            "close": 0.0,
+            "min_kind_items": MIN_KIND_ITEMS,
+            "alpha": ALPHA,
+            "power": POWER,
+            "min_test_items": MIN_TEST_ITEMS,
+        },
     )
+
+
+def quality_tests(summary: dict[str, Any], kind: str) -> list[Test]:
+    """The kind's quality tests between levels (none in a summary stored before them)."""
+    return summary.get("kind_pairs", {}).get(kind, {}).get("quality", [])
 
 
 def headline(kinds: list[KindDecision], thin_reasons: list[str]) -> str:

@@ -291,9 +291,11 @@ def get_eval_run(session: Session, run_id: int) -> EvalRun:
 
 
 def current_summary(session: Session, run: EvalRun) -> dict[str, Any]:
-    """The stored summary, or (while running) one over the scores so far; levels in the
-    run's order (a JSONB column keeps keys sorted by length: rag, prompt, finetune)."""
-    summary = run.summary or summarise(summary_rows(session, run.id), run.levels)
+    """The stored summary, or (while running, or stored before summaries had paired tests)
+    one over the scores so far; levels in the run's order (a JSONB column keeps keys sorted
+    by length: rag, prompt, finetune)."""
+    stored = run.summary if run.summary and "pairs" in run.summary else None
+    summary = stored or summarise(summary_rows(session, run.id), run.levels)
     return {
         **summary,
         "levels": in_order(summary["levels"], run.levels),

@@ -1,15 +1,20 @@
-"""Per-level and per-kind summaries of an eval run's scores, and the winner per metric.
+"""Per-level and per-kind summaries of an eval run's scores, with each metric's 95% interval,
+the paired tests between levels (app/evals/stats.py), and the winner per metric.
 Pure functions over score rows: `{"item", "kind", "level", "repeat", "metrics"}`."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import asdict
+from itertools import combinations
 from typing import Any
 
 from app.evals import metrics as m
+from app.evals import stats as st
 from app.evals.scoring import QUALITY_METRICS
 
-# Differences in a [0, 1] score smaller than this are called close, whatever the spread.
+# Where no paired test is at hand (two runs, a summary without tests), differences in a
+# [0, 1] score smaller than this are called close, whatever the spread.
 CLOSE = 0.05
 USAGE = (
     "latency_p50_ms",
@@ -24,16 +29,20 @@ Row = dict[str, Any]
 
 
 def summarise(rows: list[Row], levels: list[str]) -> dict[str, Any]:
-    """`{"items", "repeats", "levels": {level: stats}, "kinds": {kind: {level: stats}}}`."""
+    """`{"items", "repeats", "levels": {level: stats}, "kinds": {kind: {level: stats}},
+    "kind_items", "pairs": {metric: [test]}, "kind_pairs": {kind: {metric: [test]}}}`."""
     by_kind: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         by_kind[row["kind"]].append(row)
+    kinds = sorted(by_kind.items())
     return {
         "items": len({row["item"] for row in rows}),
         "repeats": len({row["repeat"] for row in rows}),
         "levels": level_stats(rows, levels),
-        "kinds": {kind: level_stats(group, levels) for kind, group in sorted(by_kind.items())},
-        "kind_items": {kind: len({r["item"] for r in g}) for kind, g in sorted(by_kind.items())},
+        "kinds": {kind: level_stats(group, levels) for kind, group in kinds},
+        "kind_items": {kind: len({r["item"] for r in g}) for kind, g in kinds},
+        "pairs": pair_tests(rows, levels),
+        "kind_pairs": {kind: pair_tests(group, levels) for kind, group in kinds},
     }
 
 
@@ -61,13 +70,69 @@ def stats(rows: list[Row]) -> dict[str, Any]:
     }
 
 
-def metric_stats(rows: list[Row], name: str) -> dict[str, float | None]:
+def metric_stats(rows: list[Row], name: str) -> dict[str, Any]:
+    """The metric's mean over every answer, its spread between repeats, n (answers), and its
+    95% interval over `items` (Wilson or bootstrap, see app/evals/stats.py; None below two
+    items for a bootstrap)."""
     values = [r["metrics"].get(name) for r in rows]
     by_repeat: dict[int, list[float | None]] = defaultdict(list)
     for row, value in zip(rows, values, strict=True):
         by_repeat[row["repeat"]].append(value)
     _, spread = m.mean_and_spread([m.mean(v) for v in by_repeat.values()])
-    return {"mean": m.mean(values), "spread": spread, "n": sum(v is not None for v in values)}
+    scores = item_scores(rows, name)
+    interval = st.level_interval(st.item_means(scores), st.is_pass_fail(scores))
+    return {
+        "mean": m.mean(values),
+        "spread": spread,
+        "n": sum(v is not None for v in values),
+        "items": interval.items,
+        "ci": None if interval.low is None else [interval.low, interval.high],
+        "ci_method": interval.method,
+    }
+
+
+def item_scores(rows: list[Row], name: str) -> dict[Any, list[float]]:
+    """A metric's scores per item (one per repeat) in `rows`."""
+    return st.scores_by_item((r["item"], r["metrics"].get(name)) for r in rows)
+
+
+def pair_tests(rows: list[Row], levels: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Per quality metric, each pair of levels (in `levels`' order) that scored common items:
+    the paired test with its p-value Holm-adjusted across the metric's pairs. A metric that
+    no two levels scored on common items has no entry."""
+    found = {}
+    for name in QUALITY_METRICS:
+        scores = {lv: item_scores([r for r in rows if r["level"] == lv], name) for lv in levels}
+        tests = {(a, b): paired(scores[a], scores[b]) for a, b in combinations(levels, 2)}
+        shown = {pair: test for pair, test in tests.items() if test.n}
+        adjusted = st.holm_adjust(list(shown.values()))
+        if shown:
+            found[name] = [
+                {"a": a, "b": b, **asdict(test)}
+                for (a, b), test in zip(shown, adjusted, strict=True)
+            ]
+    return found
+
+
+def paired(a: dict[Any, list[float]], b: dict[Any, list[float]]) -> st.PairedTest:
+    return st.paired_test(st.item_means(a), st.item_means(b), st.is_pass_fail(a, b))
+
+
+def find_pair(tests: list[dict[str, Any]], one: str, other: str) -> dict[str, Any] | None:
+    """The test between two levels in a metric's list, whichever order it was run in."""
+    return next((t for t in tests if {t["a"], t["b"]} == {one, other}), None)
+
+
+def leads(test: dict[str, Any], level: str) -> bool:
+    """Whether `level` scored higher on average on the test's common items."""
+    difference = test["difference"] or 0.0
+    return difference > 0 if test["a"] == level else difference < 0
+
+
+def beats(tests: list[dict[str, Any]], one: str, other: str) -> bool:
+    """Whether `one` scored significantly higher than `other` (after Holm's adjustment)."""
+    test = find_pair(tests, one, other)
+    return test is not None and test["significant"] and leads(test, one)
 
 
 def value(level_stats_: dict[str, Any], metric: str) -> float | None:
@@ -76,10 +141,14 @@ def value(level_stats_: dict[str, Any], metric: str) -> float | None:
     return level_stats_.get(metric)
 
 
-def winner(group: dict[str, dict[str, Any]], metric: str) -> dict[str, Any] | None:
+def winner(
+    group: dict[str, dict[str, Any]], metric: str, tests: list[dict[str, Any]] | None = None
+) -> dict[str, Any] | None:
     """The best level on `metric` in a `{level: stats}` group, its margin over the runner-up
-    and whether the margin is clear (above CLOSE and above both levels' spread for quality
-    metrics; any margin for usage). None when fewer than one level measured it."""
+    and whether the margin is clear: for quality metrics, the paired test between the two
+    in `tests` (the metric's pair tests) is significant after Holm's adjustment, or without
+    one, the margin is above CLOSE and both levels' spread; any margin for usage. None
+    when fewer than one level measured it."""
     measured = [(lv, v) for lv, s in group.items() if (v := value(s, metric)) is not None]
     if not measured:
         return None
@@ -90,14 +159,23 @@ def winner(group: dict[str, dict[str, Any]], metric: str) -> dict[str, Any] | No
         return {"level": best, "value": best_value, "margin": None, "clear": False}
     margin = abs(best_value - ranked[1][1])
     clear = margin > 0
-    if not lower:
+    if tests and find_pair(tests, best, ranked[1][0]):
+        clear = beats(tests, best, ranked[1][0])
+    elif not lower:
         spreads = [group[lv]["metrics"][metric]["spread"] or 0 for lv, _ in ranked[:2]]
         clear = margin > max(CLOSE, *spreads)
     return {"level": best, "value": best_value, "margin": margin, "clear": clear}
 
 
-def winners(group: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any] | None]:
-    return {metric: winner(group, metric) for metric in (*QUALITY_METRICS, *USAGE)}
+def winners(
+    group: dict[str, dict[str, Any]], pairs: dict[str, list[dict[str, Any]]] | None = None
+) -> dict[str, dict[str, Any] | None]:
+    """The winner per metric; `pairs` (a summary's pair tests per metric) decide which
+    margins are clear."""
+    pairs = pairs or {}
+    return {
+        metric: winner(group, metric, pairs.get(metric)) for metric in (*QUALITY_METRICS, *USAGE)
+    }
 
 
 def run_differences(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:

@@ -93,8 +93,10 @@ def run_context(session: Session, settings: Settings, run: EvalRun) -> dict[str,
         "summary": summary,
         "metrics": QUALITY_METRICS,
         "usage": USAGE,
-        "winners": winners(summary["levels"]),
-        "kind_winners": {k: winners(g) for k, g in summary["kinds"].items()},
+        "winners": winners(summary["levels"], summary["pairs"]),
+        "kind_winners": {
+            k: winners(g, summary["kind_pairs"].get(k)) for k, g in summary["kinds"].items()
+        },
         "charts": quality_charts(summary["levels"]),
         "items": item_rows(session, run),
         "costs": run_costs(session, settings, run) if done and summary["levels"] else None,
