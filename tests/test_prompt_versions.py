@@ -151,3 +151,15 @@ def test_the_cli_lists_and_diffs_versions(cli_run, echo_client, scenario):
     )
     assert edited.exit_code == 0, edited.output
     assert "new prompt version(s): rag v2" in edited.output
+
+
+def test_the_cli_compare_pins_a_version(cli_run, echo_client, scenario):
+    echo_client.patch(f"{API}/{scenario}", json={"system_prompt": SECOND})
+    args = ["compare", "Where is my refund?", "--scenario", scenario, "--levels", "prompt"]
+    pinned = cli_run([*args, "--prompt-version", "prompt=2", "--json"])
+    assert pinned.exit_code == 0, pinned.output
+    result = json.loads(pinned.output)["results"][0]
+    assert result["prompt_version"] == 2
+    assert result["provenance"]["prompts"]["system_prompt"]["text"] == FIRST
+    bad = cli_run([*args, "--prompt-version", "prompt"])
+    assert bad.exit_code == 2 and "LEVEL=NUMBER" in bad.output

@@ -10,7 +10,14 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from app.cli.context import cli_context
-from app.cli.display import bad_parameter, command_errors, console, listed
+from app.cli.display import (
+    PromptVersions,
+    bad_parameter,
+    command_errors,
+    console,
+    listed,
+    pinned_versions,
+)
 
 if TYPE_CHECKING:
     from app.compare.shapes import ComparisonPublic, ResultPublic
@@ -28,6 +35,7 @@ def compare(
         float | None, typer.Option(min=0.0, max=2.0, help="Default: the setting.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the stored comparison.")] = False,
+    prompt_version: PromptVersions = None,
 ) -> None:
     """Run one query through the levels and print the results side by side."""
     from app.compare import ComparisonCreate, ComparisonPublic, run_comparison
@@ -39,6 +47,7 @@ def compare(
             levels=listed(levels),
             max_new_tokens=max_new_tokens,
             temperature=temperature,
+            prompt_versions=pinned_versions(prompt_version),
         )
     except ValidationError as error:
         raise bad_parameter(error) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -84,3 +84,26 @@ def field_message(error: Any) -> str:
 def listed(value: str | None) -> list[str] | None:
     """`"a, b"` -> `["a", "b"]`; nothing -> None (the default)."""
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+PromptVersions = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--prompt-version",
+        help="Run an older prompt version of a level: LEVEL=NUMBER (repeatable; default: "
+        "each level's latest; `tritune scenario versions` lists them).",
+    ),
+]
+
+
+def pinned_versions(values: list[str] | None) -> dict[str, str] | None:
+    """`["prompt=2"]` as `{"prompt": "2"}` (the request model checks the numbers)."""
+    if not values:
+        return None
+    pinned = {}
+    for value in values:
+        level, sep, number = value.partition("=")
+        if not sep or not level or not number:
+            raise typer.BadParameter(f"--prompt-version {value!r}: write LEVEL=NUMBER")
+        pinned[level.strip()] = number.strip()
+    return pinned

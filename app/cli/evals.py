@@ -11,7 +11,15 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from app.cli.context import cli_context
-from app.cli.display import bad_parameter, command_errors, console, listed, progress_bar
+from app.cli.display import (
+    PromptVersions,
+    bad_parameter,
+    command_errors,
+    console,
+    listed,
+    pinned_versions,
+    progress_bar,
+)
 from app.db.queries import get_scenario
 from app.evals.items import EvalSetInvalid, parse_eval_jsonl, store_eval_set
 from app.evals.requests import EvalCreate
@@ -32,6 +40,7 @@ def run_eval(
     temperature: Annotated[
         float | None, typer.Option(min=0.0, max=2.0, help="Default 0; 0.7 with repeats.")
     ] = None,
+    prompt_version: PromptVersions = None,
 ) -> None:
     """Run the scenario's eval set through every level (each item a stored comparison) and
     print the summary per level."""
@@ -43,6 +52,7 @@ def run_eval(
             kinds=listed(kinds),
             max_new_tokens=max_new_tokens,
             temperature=temperature,
+            prompt_versions=pinned_versions(prompt_version),
         )
     except ValidationError as error:
         raise bad_parameter(error) from None
