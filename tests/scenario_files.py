@@ -1,10 +1,14 @@
-"""Small factories for the scenario tests: a scenario made through the API, and a chat
-dataset whose examples open with a system message (the shape BANKING77's has)."""
+"""Small factories for the scenario tests: a scenario made through the API, a chat dataset
+whose examples open with a system message (the shape BANKING77's has), and a bundle with a
+problem in each file."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
+
+from app.scenarios.bundles import init_bundle
 
 LABELS_PROMPT = (
     "Classify the bank customer's message into one intent: activate_my_card, card_arrival, "
@@ -46,3 +50,17 @@ def create(client, slug: str, **fields) -> dict:
     answer = client.post("/api/v1/scenarios", json={"slug": slug, "name": slug.title(), **fields})
     assert answer.status_code == 201, answer.text
     return answer.json()
+
+
+def broken_bundle(root: Path) -> Path:
+    """The template bundle with one problem in each file."""
+    init_bundle(root)
+    manifest = root / "scenario.yaml"
+    manifest.write_text(manifest.read_text().replace("few_shot_k: 2 ", "few_shot_k: 42"))
+    train = (root / "train.jsonl").read_text().splitlines()
+    lines = [train[0], "{not json", json.dumps({"messages": [{"role": "user", "content": "hi"}]})]
+    (root / "train.jsonl").write_text("\n".join(lines) + "\n")
+    (root / "evalset.jsonl").write_text('{"input": "q", "facts": ["x"]}\n{"input": ""}\n')
+    (root / "documents" / "photo.png").write_bytes(b"\x89PNG\r\n")
+    (root / "pricing.toml").write_text("[profiles.cheap\n")
+    return root

@@ -32,7 +32,7 @@ from app.scenarios.bundles import BundleTarget, export_bundle, import_bundle, in
 from app.scenarios.service import SlugTaken, scenario_fields
 from app.scenarios.versions import content_sha256
 from tests.doubles import HashEmbedder
-from tests.scenario_files import unique_slug
+from tests.scenario_files import broken_bundle, unique_slug
 
 TABLES = (Scenario, Document, Chunk, Dataset, Example, EvalSet, EvalItem, PromptVersion, Adapter)
 
@@ -124,20 +124,6 @@ def test_the_demo_exports_its_files_byte_for_byte(session, settings, tmp_path):
     assert (out / "documents" / "returns-policy.md").read_bytes() == shipped.read_bytes()
     evalset = (out / "evalset.jsonl").read_text().splitlines()
     assert len(evalset) == len((settings.demo_dir / "evalset.jsonl").read_text().splitlines())
-
-
-def broken_bundle(root: Path) -> Path:
-    """The template with one problem in each file."""
-    init_bundle(root)
-    manifest = root / "scenario.yaml"
-    manifest.write_text(manifest.read_text().replace("few_shot_k: 2 ", "few_shot_k: 42"))
-    train = (root / "train.jsonl").read_text().splitlines()
-    lines = [train[0], "{not json", json.dumps({"messages": [{"role": "user", "content": "hi"}]})]
-    (root / "train.jsonl").write_text("\n".join(lines) + "\n")
-    (root / "evalset.jsonl").write_text('{"input": "q", "facts": ["x"]}\n{"input": ""}\n')
-    (root / "documents" / "photo.png").write_bytes(b"\x89PNG\r\n")
-    (root / "pricing.toml").write_text("[profiles.cheap\n")
-    return root
 
 
 def test_a_bundle_with_problems_names_each_file_and_line_and_stores_nothing(
