@@ -285,3 +285,39 @@ def test_a_failed_import_leaves_no_adapter_files(
         importing(out, slug=slug)
     assert not list(settings.adapters_dir.glob(f"{slug}-*"))
     assert not list(settings.adapters_dir.glob(f".{slug}-*"))
+
+
+def test_scenario_yaml_problems_are_named_with_their_line(session, importing, tmp_path):
+    root = tmp_path / "t"
+    init_bundle(root)
+    manifest = yaml.safe_load((root / "scenario.yaml").read_text())
+    manifest["prompt"] |= {"few_shot_selection": "fixed", "few_shot_dataset": "nowhere"}
+    manifest["rag"]["top_k"] = 3
+    manifest["versions"] = [
+        {"level": "prompt", "number": 2, "content": {}},
+        {"level": "rerank", "number": 1, "content": {}},
+    ]
+    text = yaml.safe_dump(manifest, sort_keys=False)
+    (root / "scenario.yaml").write_text(text)
+    with pytest.raises(BundleInvalid) as caught:
+        importing(root, slug=unique_slug("yaml"))
+    found = {p.message.split(":")[0]: p.line for p in caught.value.problems}
+    expected = {
+        "rag.top_k": ("rag", "top_k"),
+        "versions.0.number": ("versions", 0, "number"),
+        "versions.1.level": ("versions", 1, "level"),
+    }
+    for key, path in expected.items():
+        assert found[key] == yaml_line(text, path) > 1, key
+    with pytest.raises(BundleInvalid) as caught:  # the values' problems, once the keys are right
+        del manifest["rag"]["top_k"], manifest["versions"]
+        (root / "scenario.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+        importing(root, slug=unique_slug("yaml"))
+    messages = " ".join(p.message for p in caught.value.problems)
+    assert "few_shot_examples: a fixed selection needs" in messages
+    manifest["prompt"]["few_shot_examples"] = [1]
+    (root / "scenario.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    with pytest.raises(BundleInvalid) as caught:
+        importing(root, slug=unique_slug("yaml"))
+    [problem] = caught.value.problems
+    assert "prompt.few_shot_dataset: no dataset 'nowhere'" in problem.message

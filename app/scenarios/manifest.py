@@ -207,12 +207,15 @@ def scenario_values(
         request = ScenarioCreate(slug=effective_slug, **given, **flat, pricing=pricing)
     except ValidationError as error:
         for item in error.errors():
-            reader.problem(yaml_path(item["loc"], sections), item["msg"])
+            reader.problem(yaml_path(item["loc"]), item["msg"])
         return None
+    if request.few_shot_selection == "fixed" and not request.few_shot_examples:
+        message = "a fixed selection needs the example lines to show (1-based)"
+        reader.problem(yaml_path(("few_shot_examples",)), message)
     return {**request.values(), POOL_KEY: pool}
 
 
-def yaml_path(loc: tuple[str | int, ...], sections: dict[str, Any]) -> tuple[str | int, ...]:
+def yaml_path(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     """Where a `ScenarioCreate` field lives in scenario.yaml."""
     field = loc[0] if loc else ""
     for level, keys in level_sections().items():
