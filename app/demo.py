@@ -1,7 +1,10 @@
-"""The `northwind` demo scenario (files in `data/demo/`): loading it, and training its adapter.
+"""The `northwind` demo scenario (the bundle in `data/demo/`): loading it, and training its
+adapter.
 
-Loading is idempotent: documents and datasets are keyed by content hash, so a second start
-finds everything in place and does no work.
+Loading is an ordinary bundle import (app/scenarios/bundles.py) that keeps an existing
+`northwind`: its prompts, schema and documents are the team's to edit, and a restart must not
+undo that. Documents, datasets and the eval set are keyed by content, so a second start finds
+everything in place and adds nothing.
 """
 
 from __future__ import annotations
@@ -12,47 +15,21 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db.models import Scenario
-from app.evals.items import parse_eval_jsonl, store_eval_set
 from app.finetune import train as train_module
 from app.finetune.adapters import register_adapter, usable
-from app.finetune.dataset import (
-    dataset_sha256,
-    latest_dataset,
-    read_chat_jsonl,
-    split_examples,
-    store_dataset,
-)
+from app.finetune.dataset import latest_dataset, split_examples
 from app.finetune.train import Progress, TrainConfig, read_training_record, train_lora
 from app.rag.embedding import Embedder
-from app.rag.ingest import ingest_markdown
-from app.scenarios.versions import record_versions
+from app.scenarios.bundles import ImportReport, import_bundle
 
 log = logging.getLogger(__name__)
 SLUG = "northwind"
-
-
-def ensure_scenario(session: Session, spec: dict[str, Any]) -> Scenario:
-    """The demo scenario, created from `spec` when missing. An existing one is left as it
-    is: its prompts and schema are the team's to edit, and a restart must not undo that."""
-    scenario = session.scalar(select(Scenario).where(Scenario.slug == spec["slug"]))
-    if scenario is None:
-        scenario = Scenario(
-            slug=spec["slug"],
-            name=spec["name"],
-            description=spec.get("description", ""),
-            system_prompt=spec["system_prompt"],
-            output_schema=spec.get("output_schema"),
-        )
-        session.add(scenario)
-        record_versions(session, scenario, "the demo as shipped")
-    return scenario
 
 
 def load_demo(
@@ -60,37 +37,23 @@ def load_demo(
     embedder: Embedder,
     settings: Settings,
     on_document: Callable[[str], None] | None = None,
-) -> Scenario:
-    """Create the demo scenario if missing, and add what is missing of its knowledge base and
-    fine-tuning dataset (both keyed by content, so a second load adds nothing)."""
-    demo = settings.demo_dir
-    scenario = ensure_scenario(session, json.loads((demo / "scenario.json").read_text()))
-    for path in sorted((demo / "kb").glob("*.md")):
-        ingest_markdown(
-            session,
-            scenario=scenario,
-            source=path.name,
-            text=path.read_text(encoding="utf-8"),
-            embedder=embedder,
-            settings=settings,
-        )
-        if on_document:
-            on_document(path.name)
-    train_file, eval_file = demo / "train.jsonl", demo / "heldout.jsonl"
-    store_dataset(
+) -> ImportReport:
+    """Import the demo bundle, keeping a `northwind` that exists and adding only what it lacks
+    (not committed). `on_document` hears each file as it is stored."""
+
+    def on_file(file: str, done: int, total: int) -> None:
+        if on_document is not None:
+            on_document(file)
+
+    return import_bundle(
         session,
-        scenario=scenario,
-        name="northwind-tickets",
-        sha256=dataset_sha256(train_file, eval_file),
-        splits={"train": read_chat_jsonl(train_file), "eval": read_chat_jsonl(eval_file)},
+        source=settings.demo_dir,
         embedder=embedder,
+        settings=settings,
+        slug=SLUG,
+        keep_existing=True,
+        on_file=on_file,
     )
-    evalset = (demo / "evalset.jsonl").read_text(encoding="utf-8")
-    store_eval_set(
-        session, scenario=scenario, name="northwind-evalset", items=parse_eval_jsonl(evalset)
-    )
-    session.flush()
-    return scenario
 
 
 def model_identity(base_model: str) -> str:

@@ -9,10 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.api import comparisons, documents, evals, finetune, health, scenarios
+from app.api import bundles, comparisons, documents, evals, finetune, health, scenarios
 from app.config import Settings, get_settings
 from app.errors import install_handlers
 from app.runtime import Runtime
+from app.web import bundles as bundle_pages
 from app.web import compare, history, knowledge
 from app.web import evals as eval_pages
 from app.web import finetune as finetune_pages
@@ -44,8 +45,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     app = FastAPI(title="TriTune", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_handlers(app)
-    routers = (health, scenarios, comparisons, compare, history, scenario_pages)
-    for module in (*routers, documents, knowledge, finetune, finetune_pages, evals, eval_pages):
+    # the bundle pages before the scenario pages: `/scenarios/import` is no scenario's slug
+    routers = (health, bundles, scenarios, comparisons, compare, history, bundle_pages)
+    others = (scenario_pages, documents, knowledge, finetune, finetune_pages, evals, eval_pages)
+    for module in (*routers, *others):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

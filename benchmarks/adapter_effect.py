@@ -41,7 +41,7 @@ def main() -> None:
     with runtime.session() as session:
         adapter = get_scenario(session, "northwind").active_adapter
     engine.load_adapter(adapter.name, adapter.path, adapter.checksum)
-    tickets = read_chat_jsonl(runtime.settings.demo_dir / "heldout.jsonl")
+    tickets = read_chat_jsonl(runtime.settings.demo_dir / "eval_split.jsonl")
     counts = {"adapter": {"json": 0, **dict.fromkeys(FIELDS, 0)}, "base": {"json": 0}}
     for start in range(0, len(tickets), BATCH):
         part = tickets[start : start + BATCH]

@@ -32,7 +32,7 @@ def main() -> None:
     settings = get_settings()
     train = read_chat_jsonl(settings.demo_dir / "train.jsonl")
     train = train[: args.limit] if args.limit else train
-    held_out = read_chat_jsonl(settings.demo_dir / "heldout.jsonl")[: args.eval_items]
+    held_out = read_chat_jsonl(settings.demo_dir / "eval_split.jsonl")[: args.eval_items]
     config = TrainConfig(num_epochs=args.epochs)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:

@@ -1,5 +1,6 @@
-"""Small factories for the scenario tests: a scenario made through the API, and a chat
-dataset whose examples open with a system message (the shape BANKING77's has)."""
+"""Small factories for the scenario tests: a scenario made through the API, a chat dataset
+whose examples open with a system message (the shape BANKING77's has), and a bundle with a
+problem in each file."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+from app.scenarios.bundles import init_bundle
 
 # Public data beside the repository (../shared/data; see each folder's SOURCE.md), read in
 # place and never copied into the repository.
@@ -73,3 +76,17 @@ def banking77_system_prompt() -> str:
     """The system message BANKING77's examples open with (the label list)."""
     first = json.loads((BANKING77 / "train.jsonl").read_text(encoding="utf-8").splitlines()[0])
     return first["messages"][0]["content"]
+
+
+def broken_bundle(root: Path) -> Path:
+    """The template bundle with one problem in each file."""
+    init_bundle(root)
+    manifest = root / "scenario.yaml"
+    manifest.write_text(manifest.read_text().replace("few_shot_k: 2 ", "few_shot_k: 42"))
+    train = (root / "train.jsonl").read_text().splitlines()
+    lines = [train[0], "{not json", json.dumps({"messages": [{"role": "user", "content": "hi"}]})]
+    (root / "train.jsonl").write_text("\n".join(lines) + "\n")
+    (root / "evalset.jsonl").write_text('{"input": "q", "facts": ["x"]}\n{"input": ""}\n')
+    (root / "documents" / "photo.png").write_bytes(b"\x89PNG\r\n")
+    (root / "pricing.toml").write_text("[profiles.cheap\n")
+    return root

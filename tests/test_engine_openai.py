@@ -17,7 +17,7 @@ from app.engine import GenerationRequest, load_engine, resolve_backend
 from app.engine.openai_api import AdapterNotServed, OpenAIEngine, ServerError, StreamedAnswer
 from tests.openai_server import BASE_MODEL_NAME, free_port
 
-HELDOUT = Path(__file__).resolve().parent.parent / "data" / "demo" / "heldout.jsonl"
+HELDOUT = Path(__file__).resolve().parent.parent / "data" / "demo" / "eval_split.jsonl"
 TRIAGE_KEYS = {"category", "priority", "product", "sentiment", "reply"}
 QUESTION = "Name one thing to pack for a day hike."
 

@@ -44,7 +44,7 @@ def finished(job) -> bool:
 
 @pytest.fixture(scope="module")
 def dataset_id(client):
-    response = upload(client, demo_lines("train.jsonl", 16), demo_lines("heldout.jsonl", 2))
+    response = upload(client, demo_lines("train.jsonl", 16), demo_lines("eval_split.jsonl", 2))
     assert response.status_code == 201, response.text
     return response.json()["dataset"]["id"]
 

@@ -18,7 +18,7 @@ from app.engine.gguf_lora import (
     rotary_permute,
 )
 
-HELDOUT = Path(__file__).resolve().parent.parent / "data" / "demo" / "heldout.jsonl"
+HELDOUT = Path(__file__).resolve().parent.parent / "data" / "demo" / "eval_split.jsonl"
 # The llama.cpp engine runs the Q4_1 weights with 8-bit activations, transformers the same
 # weights dequantised to fp32: their logits differ by up to ~1.8 (measured on held-out tickets
 # and questions). Greedy outputs are identical wherever the top two logits are further apart,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import typer
 
-from app.cli import compare, evals, finetune, knowledge, scenarios, setup
+from app.cli import bundles, compare, evals, finetune, knowledge, scenarios, setup
 
 app = typer.Typer(help="TriTune: few-shot prompt vs RAG vs LoRA fine-tune, side by side.")
 
@@ -45,9 +45,13 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "eval-set": evals.upload_eval_set,
     "dataset": finetune.dataset,
     "train": finetune.train,
+    "init": bundles.init,
 }
 for name, command in COMMANDS.items():
     app.command(name)(command)
+# the bundle commands belong to `tritune scenario` too (import, export)
+scenarios.app.command("import")(bundles.import_bundle)
+scenarios.app.command("export")(bundles.export_bundle)
 app.add_typer(scenarios.app, name="scenario")
 
 if __name__ == "__main__":

@@ -88,6 +88,13 @@ def read_checked(source: SourceFile, max_bytes: int) -> Extracted:
     return extract(source.name, source.read(), kind=kind)
 
 
+def default_title(source: str, extracted: Extracted) -> str:
+    """A document's title unless one is given: its first heading (Markdown, HTML), else the
+    file's own title (HTML `<title>`, PDF metadata), else its name."""
+    fallback = extracted.title or Path(source).stem.replace("-", " ").replace("_", " ").title()
+    return markdown_title(extracted.text, fallback) if extracted.has_headings else fallback
+
+
 def ingest_files(
     session: Session,
     *,
@@ -151,9 +158,7 @@ def store_extracted(
         .where(Document.scenario_id == scenario.id, Document.source == source)
         .returning(Document.id)
     ).all()
-    fallback = extracted.title or Path(source).stem.replace("-", " ").replace("_", " ").title()
-    if title is None:
-        title = markdown_title(text, fallback) if extracted.has_headings else fallback
+    title = default_title(source, extracted) if title is None else title
     pieces = chunk_markdown(
         text,
         size=settings.chunk_tokens,

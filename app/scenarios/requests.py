@@ -48,7 +48,7 @@ MAX_FIXED_EXAMPLES = 10
 Selection = Literal["nearest", "fixed", "random"]
 
 
-RESERVED = {"new"}  # `/scenarios/new` is the page that creates one
+RESERVED = {"new", "import"}  # `/scenarios/new` creates one, `/scenarios/import` imports one
 
 
 def not_reserved(slug: str) -> str:

@@ -6,9 +6,10 @@ labels each one with a triage object:
 
     {"category", "priority", "product", "sentiment", "reply"}
 
-Writes train.jsonl and heldout.jsonl next to this script, in OpenAI chat
-format (user = ticket, assistant = json.dumps(triage)). Python 3.11 stdlib
-only; the same seed always produces byte-identical files.
+Writes train.jsonl and eval_split.jsonl (the held-out split), the demo
+bundle's dataset, next to this script in OpenAI chat format (user = ticket,
+assistant = json.dumps(triage)). Python 3.11 stdlib only; the same seed
+always produces byte-identical files.
 
     python data/demo/make_tickets.py [--seed 20240611] [--train 600] [--heldout 60]
 """
@@ -1102,7 +1103,7 @@ def main():
     args = ap.parse_args()
     train, held = generate(args.seed, args.train, args.heldout)
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, rows in (("train.jsonl", train), ("heldout.jsonl", held)):
+    for name, rows in (("train.jsonl", train), ("eval_split.jsonl", held)):
         with open(args.out / name, "w", encoding="utf-8", newline="\n") as f:
             for text, tri in rows:
                 f.write(to_line(text, tri) + "\n")
