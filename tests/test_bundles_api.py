@@ -163,3 +163,40 @@ def test_a_bank_intent_bundle_of_the_shared_data_imports(client, tmp_path):
     assert any("/" in source for source in sources)  # the folders are kept
     found = client.get(f"{API}/{slug}/search", params={"q": "install uv", "k": 3}).json()
     assert found["hits"] and found["hits"][0]["source"] in sources
+
+
+@needs_shared_data
+def test_a_bundle_goes_through_the_whole_loop_over_the_api(client, tmp_path):
+    """Import a bank-intent bundle, train a small adapter on it, run its eval set through
+    the three levels and read the decision report: the loop a team runs, with real training
+    and generation (about two minutes on 2 cores)."""
+    from tests.test_evals import wait_for as wait_for_eval
+    from tests.test_finetune_api import finished, wait_for
+
+    slug = unique_slug("bank-loop")
+    imported = upload(client, archive(bank_bundle(tmp_path / "bank", examples=40, pages=3)), slug)
+    assert imported.status_code == 201, imported.text
+    try:
+        config = {"micro_batch_size": 8, "num_epochs": 1, "max_seq_len": 192}
+        started = client.post(f"{API}/{slug}/trainings", json={"activate": True, "config": config})
+        assert started.status_code == 202, started.text
+        job = wait_for(client, started.json()["id"], finished)
+        assert job["status"] == "succeeded", job
+        adapter = client.get(f"/api/v1/adapters/{job['adapter_name']}").json()
+        assert adapter["active"] and adapter["evaluation"]  # before/after on a held-out 10%
+
+        run = client.post(f"{API}/{slug}/evals", json={"limit": 10})
+        assert run.status_code == 202, run.text
+        done = wait_for_eval(client, run.json()["id"])
+        assert done["status"] == "done", done
+        assert set(done["levels"]) == {"prompt", "rag", "finetune"}
+        assert done["options"]["prompt_versions"] == {"prompt": 1, "rag": 1, "finetune": 1}
+
+        report = client.get(f"{API}/{slug}/report")
+        assert report.status_code == 200, report.text
+        decided = report.json()
+        assert decided["eval_run_id"] == done["id"] and decided["headline"]
+        assert [kind["kind"] for kind in decided["kinds"]] == ["intent"]
+        assert decided["kinds"][0]["tests"]  # the pairs of levels, with their numbers
+    finally:
+        client.delete(f"{API}/{slug}", params={"confirm": slug})
