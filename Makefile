@@ -46,8 +46,10 @@ system-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else echo "note: chromium not installed (needs root); browser tests will be skipped"; fi; }
 
+# The demo's adapter is not trained here: the server queues its training as a background
+# job at start and serves meanwhile (`tritune setup` alone trains it in the foreground).
 setup: install
-	$(BIN)/tritune setup
+	$(BIN)/tritune setup --no-train
 
 serve: install
 	$(BIN)/tritune serve --host $(HOST) --port $(PORT)

@@ -164,6 +164,11 @@ class Settings(BaseSettings):
     demo_train_limit: int = Field(
         0, ge=0, description="Train the demo adapter on the first N examples only; 0 = all."
     )
+    train_demo_on_start: bool = Field(
+        True,
+        description="When the demo is loaded and its adapter is missing, the server queues "
+        "its training as an ordinary training job at start (and serves meanwhile).",
+    )
     # Fine-tuning workflow (datasets, training jobs)
     training_eval_items: int = Field(
         20,

@@ -13,17 +13,20 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import jobs
 from app.config import Settings
-from app.db.models import Scenario
+from app.db.models import Adapter, Dataset, Scenario, Training
 from app.finetune import train as train_module
 from app.finetune.adapters import register_adapter, usable
+from app.finetune.config import TrainingConfig
 from app.finetune.dataset import latest_dataset, split_examples
+from app.finetune.jobs import submit_training
 from app.finetune.train import Progress, TrainConfig, read_training_record, train_lora
 from app.rag.embedding import Embedder
 from app.scenarios.bundles import ImportReport, import_bundle
@@ -72,17 +75,24 @@ def demo_adapter_name(dataset_sha256: str, config: TrainConfig, limit: int, base
     return f"{SLUG}-demo-{dataset_sha256[:8]}-{recipe.hexdigest()[:6]}"
 
 
-def ensure_demo_adapter(
+@dataclass
+class DemoRecipe:
+    """What the demo adapter is trained from, and the name that says so."""
+
+    scenario: Scenario
+    dataset: Dataset
+    config: TrainConfig
+    limit: int
+    name: str
+
+
+def demo_recipe(
     session: Session,
     settings: Settings,
-    *,
     config: TrainConfig | None = None,
     limit: int | None = None,
-    force: bool = False,
-    progress: Progress | None = None,
-) -> tuple[str, bool]:
-    """Train the demo adapter unless the scenario's active one was made by the same recipe
-    (`demo_adapter_name`). Returns `(adapter name, trained now)`."""
+) -> DemoRecipe:
+    """The demo adapter's recipe (LookupError when the demo is not loaded)."""
     scenario = session.scalar(select(Scenario).where(Scenario.slug == SLUG))
     if scenario is None:
         raise LookupError("the demo scenario is not loaded; run `tritune setup`")
@@ -92,31 +102,85 @@ def ensure_demo_adapter(
     config = config or TrainConfig()
     limit = settings.demo_train_limit if limit is None else limit
     name = demo_adapter_name(dataset.sha256, config, limit, settings.base_model)
-    active = scenario.active_adapter
-    if not force and usable(active) and active.name == name:
-        return name, False
-    path = settings.adapters_dir / name
-    record = None if force else read_training_record(path)
-    trained = record is None
-    if trained:  # not on disk yet (a wiped database keeps the adapter files)
-        examples = split_examples(session, dataset.id, "train")
-        result = train_lora(
-            base_model=settings.base_model,
-            examples=examples[:limit] if limit else examples,
-            config=config,
-            output_dir=path,
-            progress=progress,
-        )
-        record = read_training_record(Path(result.path))
-    assert record is not None  # train_lora saves it with the adapter
+    return DemoRecipe(scenario, dataset, config, limit, name)
+
+
+def register_from_disk(session: Session, settings: Settings, recipe: DemoRecipe) -> bool:
+    """Register the recipe's adapter if its files are on disk (a wiped database keeps the
+    adapters folder); False when they are not."""
+    path = settings.adapters_dir / recipe.name
+    record = read_training_record(path)
+    if record is None:
+        return False
     register_adapter(
         session,
-        scenario=scenario,
-        name=name,
+        scenario=recipe.scenario,
+        name=recipe.name,
         path=path,
         base_model=settings.base_model,
-        dataset_sha256=dataset.sha256,
+        dataset_sha256=recipe.dataset.sha256,
         config=record["config"],
         metrics=record["metrics"],
     )
-    return name, trained
+    return True
+
+
+def ensure_demo_adapter(
+    session: Session,
+    settings: Settings,
+    *,
+    config: TrainConfig | None = None,
+    limit: int | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> tuple[str, bool]:
+    """Train the demo adapter in this process unless the scenario's active one was made by
+    the same recipe (`demo_adapter_name`). Returns `(adapter name, trained now)`."""
+    recipe = demo_recipe(session, settings, config, limit)
+    active = recipe.scenario.active_adapter
+    if not force and usable(active) and active.name == recipe.name:
+        return recipe.name, False
+    if not force and register_from_disk(session, settings, recipe):
+        return recipe.name, False
+    examples = split_examples(session, recipe.dataset.id, "train")
+    train_lora(
+        base_model=settings.base_model,
+        examples=examples[: recipe.limit] if recipe.limit else examples,
+        config=recipe.config,
+        output_dir=settings.adapters_dir / recipe.name,
+        progress=progress,
+    )
+    register_from_disk(session, settings, recipe)
+    return recipe.name, True
+
+
+def queue_demo_training(session: Session, settings: Settings) -> Training | None:
+    """At a server's start: queue the demo adapter's training as an ordinary training job
+    (made active when it succeeds) unless its adapter is registered already (active or not:
+    a team that activated another keeps its choice) or can be registered from disk. Returns
+    the queued or already active job, None when nothing needs training (not committed)."""
+    recipe = demo_recipe(session, settings)
+    known = session.scalar(select(Adapter).where(Adapter.name == recipe.name))
+    if usable(known) or register_from_disk(session, settings, recipe):
+        return None
+    active = session.scalar(
+        select(Training).where(
+            Training.adapter_name == recipe.name, Training.status.in_(jobs.ACTIVE)
+        )
+    )
+    if active is not None:
+        return active
+    if known is not None:  # a row whose files are gone: train it again under its name
+        session.delete(known)
+        session.flush()
+    config = TrainingConfig(base_model=settings.base_model, max_examples=recipe.limit or None)
+    log.info("queueing the demo adapter's training (%s)", recipe.name)
+    return submit_training(
+        session,
+        scenario=recipe.scenario,
+        dataset_id=recipe.dataset.id,
+        config=config,
+        base_model=settings.base_model,
+        adapter_name=recipe.name,
+        activate=True,
+    )

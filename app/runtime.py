@@ -80,13 +80,31 @@ class Runtime:
             raise
 
     def load_in_background(self) -> threading.Thread:
+        """Load as `load` does, in a thread (a server answers meanwhile); then, when the demo
+        is loaded and its adapter missing, queue its training (`train_demo_on_start`)."""
+
         def target() -> None:
             with suppress(Exception):  # recorded in load_error, shown by /readyz
                 self.load()
+                if self.settings.load_demo and self.settings.train_demo_on_start:
+                    self.queue_demo_training()
 
         thread = threading.Thread(target=target, name="tritune-load", daemon=True)
         thread.start()
         return thread
+
+    def queue_demo_training(self) -> None:
+        from app.demo import queue_demo_training
+
+        try:
+            with self.session() as session:
+                job = queue_demo_training(session, self.settings)
+                session.commit()
+        except Exception:  # the server serves without it; the log says why
+            log.exception("queueing the demo adapter's training failed")
+            return
+        if job is not None:
+            self.training_worker().notify()  # look for it now, not at the next poll
 
     @property
     def ready(self) -> bool:

@@ -3,6 +3,7 @@ error, and the tables more than one command prints."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -31,7 +32,12 @@ def progress_bar(
 ) -> Iterator[Advance]:
     """A bar `title ▕███▏ done/total unit elapsed remaining`, plus `extra` columns that may
     read `fields`. With `waiting_for`, a spinner shows that text until the first update.
-    Yields `update(completed, total=None, **fields)`."""
+    Yields `update(completed, total=None, **fields)`. When the output is not a terminal (a
+    log, CI), plain lines instead (`progress_lines`): rich would show nothing there."""
+    if not console.is_terminal:
+        with progress_lines(title, unit, waiting_for) as advance:
+            yield advance
+        return
     columns = (
         TextColumn(f"[bold]{title}[/]"),
         BarColumn(),
@@ -57,6 +63,38 @@ def progress_bar(
         if waiting is not None:
             waiting.stop()
         bar.stop()
+
+
+@contextmanager
+def progress_lines(title: str, unit: str, waiting_for: str = "") -> Iterator[Advance]:
+    """Progress as plain lines, one per tenth of the work (and at its end): `title: 12/30
+    unit (40%), field value, ..., 42 s elapsed, about 63 s left`."""
+    if waiting_for:
+        console.print(f"{waiting_for}…", highlight=False)
+    started = time.monotonic()
+    shown = -1
+
+    def update(completed: float, total: float | None = None, **values: Any) -> None:
+        nonlocal shown
+        if not total:
+            return
+        tenth = int(10 * completed / total)
+        if tenth == shown:
+            return
+        shown = tenth
+        elapsed = time.monotonic() - started
+        parts = [f"{title}: {completed:g}/{total:g} {unit} ({completed / total:.0%})"]
+        parts += [f"{name} {plain(value)}" for name, value in values.items()]
+        parts.append(f"{elapsed:.0f} s elapsed")
+        if 0 < completed < total:
+            parts.append(f"about {elapsed * (total - completed) / completed:.0f} s left")
+        console.print(", ".join(parts), highlight=False, markup=False)
+
+    yield update
+
+
+def plain(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 @contextmanager

@@ -38,9 +38,12 @@ class TrainingConfig(BaseModel):
     gradient_accumulation_steps: int = Field(DEFAULTS.gradient_accumulation_steps, ge=1, le=256)
     max_seq_len: int = Field(DEFAULTS.max_seq_len, ge=16, le=8192)
     seed: int = DEFAULTS.seed
+    max_examples: int | None = Field(
+        None, ge=1, description="Train on the dataset's first N training examples; null: all"
+    )
 
     def train_config(self) -> TrainConfig:
-        return TrainConfig(**self.model_dump(exclude={"base_model"}))
+        return TrainConfig(**self.model_dump(exclude={"base_model", "max_examples"}))
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(), sort_keys=False)

@@ -139,6 +139,7 @@ def train_and_register(runtime: Runtime, job_id: int, on_step: StepSink | None =
         job = session.get_one(Training, job_id)
         config = TrainingConfig.model_validate(job.config)
         train, held_out, held_out_note = training_split(session, job.dataset_id, config.seed)
+        train = train[: config.max_examples] if config.max_examples else train
         name = job.adapter_name
     output_dir = settings.adapters_dir / name
     try:
@@ -187,12 +188,27 @@ def record_step(
     """Write a step's progress, loss and speed; stop here if the job was cancelled."""
     if on_step:
         on_step(report)
+    if report.total_steps and tenth(report.step, report.total_steps) != tenth(
+        report.step - 1, report.total_steps
+    ):  # a plain log line per tenth: a server's log shows the progress too
+        log.info(
+            "training job %s: step %d of %d, loss %.3f, %.2f examples/s",
+            job_id,
+            report.step,
+            report.total_steps,
+            report.loss,
+            report.examples_per_s,
+        )
     with runtime.session() as session:
         job = session.get_one(Training, job_id)
         if report.step > 0:
             job.loss_history = [*job.loss_history, report.loss]
             job.examples_per_s = round(report.examples_per_s, 3)
         jobs.advance(session, job, report.step, report.total_steps)
+
+
+def tenth(step: int, total: int) -> int:
+    return 10 * step // total
 
 
 def evaluate(
@@ -276,3 +292,26 @@ def list_trainings(
     if scenario_id is not None:
         statement = statement.where(Training.scenario_id == scenario_id)
     return list(session.scalars(statement))
+
+
+def active_trainings(session: Session, *, scenario_id: int | None = None) -> list[Training]:
+    """Training jobs queued or running (of one scenario, or all), oldest first."""
+    statement = select(Training).where(Training.status.in_(jobs.ACTIVE)).order_by(Training.id)
+    if scenario_id is not None:
+        statement = statement.where(Training.scenario_id == scenario_id)
+    return list(session.scalars(statement))
+
+
+def training_status(job: Training) -> str:
+    """One line for a person: `queued`, or `step 12 of 75 (16%), about 4 min left`."""
+    if job.status == jobs.QUEUED:
+        return "queued"
+    if not job.total_steps:
+        return "starting (loading the base model)"
+    eta = training_eta(job)
+    left = f", about {duration(eta)} left" if eta is not None else ""
+    return f"step {job.step} of {job.total_steps} ({training_progress(job):.0%}){left}"
+
+
+def duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"

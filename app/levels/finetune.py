@@ -16,6 +16,7 @@ from app.db.models import Adapter
 from app.evals.wording import metric, pct
 from app.finetune.adapters import usable
 from app.finetune.dataset import training_dataset, training_system_message
+from app.finetune.jobs import active_trainings, training_status
 from app.levels.base import Level, LevelInputs, LevelPlan, LevelUnavailable, register
 from app.scenarios.prompts import text_record
 
@@ -94,8 +95,21 @@ class FinetuneLevel(Level):
                 )
             return adapter
         if inputs.scenario.active_adapter is None:
-            raise LevelUnavailable(
-                f"scenario {inputs.scenario.slug!r} has no active adapter; "
-                "`tritune setup` trains the demo scenario's adapter"
-            )
+            raise LevelUnavailable(no_adapter_yet(inputs))
         return inputs.scenario.active_adapter
+
+
+def no_adapter_yet(inputs: LevelInputs) -> str:
+    """Why the level cannot answer yet: an adapter training for it (with its progress), or
+    none trained."""
+    slug = inputs.scenario.slug
+    for job in active_trainings(inputs.session, scenario_id=inputs.scenario.id):
+        if job.activate:
+            return (
+                f"the adapter {job.adapter_name} is training: {training_status(job)}; this "
+                "column answers once it is done"
+            )
+    return (
+        f"scenario {slug!r} has no active adapter yet; train one on /scenarios/{slug}/finetune "
+        "or with `tritune train`"
+    )

@@ -13,17 +13,19 @@ from app.deps import RecordId, RuntimeDep, SessionDep
 from app.finetune.adapters import delete_adapter, get_adapter, set_active_adapter
 from app.finetune.config import ConfigError, default_yaml, parse_config
 from app.finetune.jobs import (
+    active_trainings,
     cancel_training,
     get_training,
     list_trainings,
     submit_training,
     training_eta,
     training_progress,
+    training_status,
 )
 from app.finetune.uploads import upload_from_request
 from app.runtime import Runtime
 from app.web.chart import line_chart
-from app.web.render import go, render
+from app.web.render import go, render, templates
 
 router = APIRouter(include_in_schema=False)
 
@@ -105,6 +107,14 @@ def start_training(
     session.commit()
     runtime.training_worker().notify()
     return go(request, f"/trainings/{job.id}")
+
+
+@router.get("/status/trainings")
+def training_banner(request: Request, session: SessionDep):
+    """The banner every page loads: the trainings queued or running, with their progress
+    (it polls itself while there are any, and goes quiet when there are none)."""
+    jobs = [(job, training_status(job)) for job in active_trainings(session)]
+    return templates.TemplateResponse(request, "_partials/training_banner.html", {"jobs": jobs})
 
 
 @router.get("/trainings/{training_id}")
