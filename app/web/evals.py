@@ -4,7 +4,7 @@ winner per metric, charts, every item), two runs side by side, and the decision 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -30,6 +30,7 @@ from app.evals.runner import (
 from app.evals.scores import list_eval_runs, scored_items
 from app.evals.scoring import QUALITY_METRICS
 from app.evals.summary import USAGE, run_differences, winners
+from app.evals.wins import run_wins
 from app.jobs import ACTIVE
 from app.levels import level_names
 from app.web.forms import error_messages
@@ -173,6 +174,36 @@ def compare_runs(
 
 class SameScenarioOnly(AppError):
     status = 422
+
+
+Choice = Annotated[str | None, Query(max_length=64)]
+
+
+@router.get("/evals/{eval_id}/wins")
+def wins_page(
+    request: Request,
+    eval_id: RecordId,
+    session: SessionDep,
+    a: Choice = None,
+    b: Choice = None,
+    metric: Annotated[str, Query(max_length=64)] = "quality",
+    kind: Choice = None,
+    direction: Literal["both", "a", "b"] = "both",
+):
+    """Two levels of the run item by item: the items either won, both answers side by side,
+    the counts and the pair's test (the same numbers as `/api/v1/evals/{id}/wins`)."""
+    run = get_eval_run(session, eval_id)
+    wins = run_wins(
+        session,
+        run,
+        a=a or None,
+        b=b or None,
+        metric=metric,
+        kind=kind or None,
+        direction=direction,
+    )
+    context = {"run": run, "wins": wins, "metrics": QUALITY_METRICS}
+    return render(request, "eval_wins.html", "eval_wins.html", context)
 
 
 @router.get("/scenarios/{slug}/report")
