@@ -14,10 +14,14 @@ from app.evals.runner import keep_summary
 Passes = Callable[[str, str, int], bool]  # (kind, level, index) -> whether it passed
 
 
-def usage(passed: bool) -> dict[str, float]:
+SECONDS = {"prompt": 1.0, "rag": 2.0, "finetune": 0.5}  # machine time billed per answer
+
+
+def usage(level: str, passed: bool) -> dict[str, float]:
     return {
         "quality": float(passed),
         "exact_match": float(passed),
+        "seconds": SECONDS.get(level, 1.0),
         "latency_ms": 900.0,
         "cost_usd": 0.0001,
         "prompt_tokens": 300.0,
@@ -69,7 +73,7 @@ def store_finished_run(
         session.add(comparison)
         session.flush()
         for level in levels:
-            metrics = usage(passes(item.kind, level, index))
+            metrics = usage(level, passes(item.kind, level, index))
             session.add(
                 EvalScore(
                     eval_run_id=run.id,

@@ -179,12 +179,22 @@ def report(
     settings: SettingsDep,
     profile: Annotated[str | None, Query(max_length=100)] = None,
     queries_per_day: Annotated[float | None, Query(gt=0, le=1e9)] = None,
+    utilisation_pct: Annotated[float, Query(gt=0, le=100)] = 100,
 ) -> dict[str, Any]:
     """Which level to use for this scenario and why, from its latest finished eval run and a
-    pricing profile (`profile`, default the setting) at `queries_per_day`. 404 when the
-    scenario has no finished eval run."""
+    pricing profile (`profile`, default the scenario's, else the setting's) at
+    `queries_per_day`, with machines billed per hour busy `utilisation_pct` percent of the
+    time (their compute costs 100/utilisation_pct times as much per query). `cost_at_scale`:
+    each level's monthly cost from 10^2 to 10^7 queries a month, the break-evens, and the
+    cost per 1,000 queries of the levels billed per hour at 100, 50, 25 and 10% utilisation.
+    404 when the scenario has no finished eval run."""
     found = scenario_report(
-        session, settings, slug, profile=profile, queries_per_day=queries_per_day
+        session,
+        settings,
+        slug,
+        profile=profile,
+        queries_per_day=queries_per_day,
+        utilisation=utilisation_pct / 100,
     )
     costs = found.costs
     return {
@@ -200,4 +210,5 @@ def report(
             "levels": {lv: asdict(c) for lv, c in costs.levels.items()},
             "break_evens": [asdict(b) for b in costs.break_evens],
         },
+        "cost_at_scale": asdict(found.scale),
     }

@@ -35,6 +35,7 @@ from app.jobs import ACTIVE
 from app.levels import level_names
 from app.web.forms import error_messages
 from app.web.render import from_htmx, go, render
+from app.web.scale_chart import scale_chart
 from app.web.scatter import quality_charts
 
 router = APIRouter(include_in_schema=False)
@@ -214,13 +215,20 @@ def report_page(
     settings: SettingsDep,
     profile: Annotated[str | None, Query(max_length=100)] = None,
     queries_per_day: Annotated[float | None, Query(gt=0, le=1e9)] = None,
+    utilisation_pct: Annotated[float, Query(gt=0, le=100)] = 100,
 ):
     found = scenario_report(
-        session, settings, slug, profile=profile or None, queries_per_day=queries_per_day
+        session,
+        settings,
+        slug,
+        profile=profile or None,
+        queries_per_day=queries_per_day,
+        utilisation=utilisation_pct / 100,
     )
     context = {
         "found": found,
         "profiles": pricing_profiles(settings, found.run.scenario),
         "summary": found.run.summary,
+        "scale_chart": scale_chart(found.scale, found.costs),
     }
     return render(request, "report.html", "report.html", context)
