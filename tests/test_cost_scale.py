@@ -117,3 +117,10 @@ def test_the_report_page_shows_the_chart_the_table_and_the_utilisation(client, p
     assert 'name="utilisation_pct" min="1" max="100" step="any" value="25"' in page
     assert "busy 25% of the time" in page and "<th>10% busy</th>" in page
     assert "No break-even: the same level is cheapest at every volume." in page
+
+
+def test_the_level_names_at_the_lines_ends_do_not_overlap():
+    from app.web.scale_chart import LABEL_GAP, apart
+
+    placed = apart({"rag": 30.0, "prompt": 36.0, "finetune": 70.0})
+    assert placed == {"rag": 30.0, "prompt": 30.0 + LABEL_GAP, "finetune": 70.0}

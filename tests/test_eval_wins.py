@@ -196,7 +196,7 @@ def test_an_adapters_page_and_api_show_its_own_before_and_after(client, before_a
     page = client.get("/adapters/ba-new?direction=b").text
     assert '<dd data-count="a_won">9</dd>' in page and "adapter output 10" in page
     assert "adapter output 0" not in page  # the adapter won that one: filtered out
-    assert "adapter and base are not distinguishable on field_match with 12 items" in page
+    assert "Adapter and base are not distinguishable on field_match with 12 items" in page
 
 
 def test_an_adapter_from_before_per_item_results_shows_an_empty_state(

@@ -136,7 +136,11 @@ def from_side(test: Mapping[str, Any], a: str) -> dict[str, Any]:
 
 
 def sentence(test: dict[str, Any] | None, metric: str) -> str | None:
-    return pair_sentence(test, test["a"], test["b"], metric) if test else None
+    """What the test shows, as the report words it, as a sentence of its own."""
+    if test is None:
+        return None
+    text = pair_sentence(test, test["a"], test["b"], metric)
+    return text[0].upper() + text[1:]
 
 
 # --- two levels of an eval run ---

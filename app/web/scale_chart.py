@@ -10,6 +10,7 @@ from app.evals.costing import CostAtScale, CostEstimate, ScaleBreakEven, monthly
 
 WIDTH, HEIGHT = 560, 300
 LEFT, RIGHT, TOP, BOTTOM = 64, 90, 12, 36
+LABEL_GAP = 12  # px between the level names at the lines' ends
 STEPS_PER_DECADE = 8  # points along each line: the month's fixed part bends it on log axes
 
 
@@ -18,7 +19,7 @@ class Line:
     level: str
     points: str  # SVG polyline points
     end_x: float
-    end_y: float
+    end_y: float  # where its name goes: by its end, clear of the other names
 
 
 @dataclass(frozen=True)
@@ -64,12 +65,13 @@ def scale_chart(scale: CostAtScale, costs: CostEstimate) -> ScaleChart | None:
             HEIGHT - BOTTOM - (HEIGHT - TOP - BOTTOM) * fraction(usd, low_usd, high_usd), 1
         )
 
+    label_y = apart({lv: py(values[-1]) for lv, values in curves.items()})
     lines = [
         Line(
             lv,
             " ".join(f"{px(q)},{py(v)}" for q, v in zip(volumes, values, strict=True)),
             px(volumes[-1]),
-            py(values[-1]),
+            label_y[lv],
         )
         for lv, values in curves.items()
     ]
@@ -81,6 +83,14 @@ def scale_chart(scale: CostAtScale, costs: CostEstimate) -> ScaleChart | None:
     x_ticks = [(px(q), count_tick(q)) for q in scale.volumes]
     y_ticks = [(py(v), usd_tick(v)) for v in decades(low_usd, high_usd)]
     return ScaleChart(lines, markers, x_ticks, y_ticks)
+
+
+def apart(ys: dict[str, float], gap: float = LABEL_GAP) -> dict[str, float]:
+    """Label heights at least `gap` apart, each pushed down from the one above it."""
+    placed: dict[str, float] = {}
+    for level, y in sorted(ys.items(), key=lambda pair: pair[1]):
+        placed[level] = max([y, *(p + gap for p in placed.values())])
+    return placed
 
 
 def dense(low: float, high: float) -> list[float]:
