@@ -14,6 +14,7 @@ always of both directions (and ties) over the items the other filters leave.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -167,22 +168,21 @@ def run_wins(
     means = {lv: level_means(scored, lv, metric) for lv in (a, b)}
     split = st.split_items(means[a], means[b])
     test = summary_test(session, run, a, b, metric, kind)
-    by_item = {s.item.id: s for s in scored}
-    won = sorted(shown(split, direction).items(), key=lambda p: by_item[p[0]].item.position)
-    items = [item_win(by_item[item], side, scored, (a, b), means) for item, side in won]
-    kinds = sorted({s.item.kind for s in every})
+    answers: dict[int, list[ScoredItem]] = defaultdict(list)
+    for one in sorted(scored, key=lambda s: s.score.repeat):
+        answers[one.item.id].append(one)
+    won = sorted(shown(split, direction).items(), key=lambda p: answers[p[0]][0].item.position)
     return Wins(
-        a,
-        b,
-        metric,
-        kind,
-        direction,
-        counts(split),
-        test,
-        sentence(test, metric),
-        items,
-        None,
-        kinds,
+        a=a,
+        b=b,
+        metric=metric,
+        kind=kind,
+        direction=direction,
+        counts=counts(split),
+        test=test,
+        sentence=sentence(test, metric),
+        items=[item_win(answers[item], side, (a, b), means) for item, side in won],
+        kinds=sorted({s.item.kind for s in every}),
     )
 
 
@@ -203,14 +203,13 @@ def summary_test(
 
 
 def item_win(
-    one: ScoredItem,
+    answers: list[ScoredItem],
     won: str,
-    scored: list[ScoredItem],
     levels: tuple[str, str],
     means: dict[str, dict[Any, float]],
 ) -> ItemWin:
-    item = one.item
-    answers = sorted((s for s in scored if s.item.id == item.id), key=lambda s: s.score.repeat)
+    """One item both levels answered (`answers`: every level's, in order of repeat)."""
+    item = answers[0].item
 
     def side(level: str) -> Side:
         mine = [s for s in answers if s.score.level == level]
