@@ -166,13 +166,23 @@ def profile_from(source: str, name: str, table: dict) -> PricingProfile:
     return profile
 
 
-def variable_cost(rate: LevelRate, usage: Usage, embedding_usd_per_mtok: float) -> float:
-    """What each query costs at a level: tokens, compute seconds, embedding the query."""
+def variable_cost(
+    rate: LevelRate, usage: Usage, embedding_usd_per_mtok: float, utilisation: float = 1.0
+) -> float:
+    """What each query costs at a level: tokens, compute seconds, embedding the query.
+
+    Utilisation: a machine billed per hour costs its price whether it answers queries or
+    waits for them. The eval measures the seconds a query keeps it busy; if it is busy a
+    share `utilisation` (0 < u <= 1) of the hours it is paid for, each busy second carries
+    1/u paid seconds, so the compute part of a query costs 1/u times as much (busy 10% of
+    the time: 10x). Per-token prices are paid per query whatever the utilisation."""
+    if not 0 < utilisation <= 1:
+        raise ValueError(f"utilisation must be in (0, 1], not {utilisation}")
     return (
         (usage.prompt_tokens * rate.input_usd_per_mtok)
         + (usage.completion_tokens * rate.output_usd_per_mtok)
         + usage.embedding_tokens * embedding_usd_per_mtok
-    ) / 1_000_000 + compute_cost(usage.seconds, rate.usd_per_hour)
+    ) / 1_000_000 + compute_cost(usage.seconds, rate.usd_per_hour) / utilisation
 
 
 def training_cost(profile: PricingProfile, *, seconds: float, tokens: float) -> float:

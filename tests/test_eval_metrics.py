@@ -67,6 +67,14 @@ def test_embedding_similarity_is_cosine():
         m.embedding_similarity([1.0, 2.0], [1.0])
 
 
+def test_embedding_similarity_of_float32_embeddings_is_a_python_float():
+    import numpy as np
+
+    vectors = np.array([[0.6, 0.8], [1.0, 0.0]], dtype=np.float32)
+    similarity = m.embedding_similarity(vectors[0], vectors[1])
+    assert type(similarity) is float and similarity == pytest.approx(0.6)  # JSON can store it
+
+
 def test_retrieval_hit_at_k():
     context = [{"source": "shipping.md"}, {"source": "returns-policy.md"}, {"document": "x.md"}]
     assert m.retrieval_hit(context, "returns-policy.md", k=2) == 1.0

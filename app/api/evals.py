@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, UploadFile
 from fastapi.responses import StreamingResponse
@@ -15,7 +15,7 @@ from app.db.models import EvalRun
 from app.db.queries import get_scenario
 from app.deps import RecordId, RuntimeDep, SessionDep, SettingsDep
 from app.evals.decision import scenario_report
-from app.evals.items import EvalSetInvalid, parse_eval_jsonl, store_eval_set
+from app.evals.items import MAX_UPLOAD_BYTES, kind_counts, parse_eval_upload, store_eval_set
 from app.evals.requests import EvalCreate
 from app.evals.runner import (
     cancel_eval_run,
@@ -25,10 +25,10 @@ from app.evals.runner import (
 )
 from app.evals.scores import EXPORT_COLUMNS, export_rows, list_eval_runs
 from app.evals.summary import winners
+from app.evals.wins import run_wins
 from app.exports import MEDIA_TYPES, ExportFormat, attachment, csv_lines, json_lines
 
 router = APIRouter(prefix="/api/v1", tags=["evals"])
-MAX_UPLOAD_BYTES = 5_000_000
 
 
 class EvalRunPublic(BaseModel):
@@ -83,28 +83,18 @@ async def upload_eval_set(slug: str, file: UploadFile, session: SessionDep):
     """Upload eval items as JSONL (multipart field `file`); it becomes the scenario's current
     eval set. 422 naming every bad line, and nothing stored, if any line is bad."""
     scenario = get_scenario(session, slug)
-    raw = await file.read(MAX_UPLOAD_BYTES + 1)
-    if len(raw) > MAX_UPLOAD_BYTES:
-        raise EvalSetInvalid([f"file: larger than {MAX_UPLOAD_BYTES} bytes"])
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise EvalSetInvalid([f"file: not UTF-8 text (byte {error.start})"]) from None
-    items = parse_eval_jsonl(text)
+    items = parse_eval_upload(await file.read(MAX_UPLOAD_BYTES + 1))
     eval_set = store_eval_set(
         session, scenario=scenario, name=file.filename or "upload.jsonl", items=items
     )
     session.commit()
-    kinds: dict[str, int] = {}
-    for item in items:
-        kinds[item.kind] = kinds.get(item.kind, 0) + 1
     return EvalSetPublic(
         id=eval_set.id,
         scenario=slug,
         name=eval_set.name,
         sha256=eval_set.sha256,
         items=len(items),
-        kinds=kinds,
+        kinds=kind_counts(items),
     )
 
 
@@ -157,6 +147,31 @@ def export_eval(eval_id: RecordId, session: SessionDep, format: ExportFormat = E
     )
 
 
+Level = Annotated[str | None, Query(max_length=64)]
+Direction = Literal["both", "a", "b"]
+
+
+@router.get("/evals/{eval_id}/wins")
+def eval_wins(
+    eval_id: RecordId,
+    session: SessionDep,
+    a: Level = None,
+    b: Level = None,
+    metric: Annotated[str, Query(max_length=64)] = "quality",
+    kind: Annotated[str | None, Query(max_length=64)] = None,
+    direction: Direction = "both",
+) -> dict[str, Any]:
+    """Per-item wins and losses between two levels of the run (default its first two): the
+    items where `a` scored higher on `metric` (for pass/fail metrics: passed where b failed)
+    and where `b` did (`direction` a, b or both), of `kind` or every kind, with each level's
+    outputs and comparison ids, the counts (`a_won`, `b_won`, `same`, `common`) and the
+    pair's paired test from the run's summary (from a's side; Holm-adjusted as the summary
+    shows it). 422 for a level, metric or direction the run does not have."""
+    run = get_eval_run(session, eval_id)
+    wins = run_wins(session, run, a=a, b=b, metric=metric, kind=kind or None, direction=direction)
+    return {"eval_run_id": run.id, **asdict(wins)}
+
+
 @router.get("/scenarios/{slug}/report")
 def report(
     slug: str,
@@ -164,12 +179,22 @@ def report(
     settings: SettingsDep,
     profile: Annotated[str | None, Query(max_length=100)] = None,
     queries_per_day: Annotated[float | None, Query(gt=0, le=1e9)] = None,
+    utilisation_pct: Annotated[float, Query(gt=0, le=100)] = 100,
 ) -> dict[str, Any]:
     """Which level to use for this scenario and why, from its latest finished eval run and a
-    pricing profile (`profile`, default the setting) at `queries_per_day`. 404 when the
-    scenario has no finished eval run."""
+    pricing profile (`profile`, default the scenario's, else the setting's) at
+    `queries_per_day`, with machines billed per hour busy `utilisation_pct` percent of the
+    time (their compute costs 100/utilisation_pct times as much per query). `cost_at_scale`:
+    each level's monthly cost from 10^2 to 10^7 queries a month, the break-evens, and the
+    cost per 1,000 queries of the levels billed per hour at 100, 50, 25 and 10% utilisation.
+    404 when the scenario has no finished eval run."""
     found = scenario_report(
-        session, settings, slug, profile=profile, queries_per_day=queries_per_day
+        session,
+        settings,
+        slug,
+        profile=profile,
+        queries_per_day=queries_per_day,
+        utilisation=utilisation_pct / 100,
     )
     costs = found.costs
     return {
@@ -185,4 +210,5 @@ def report(
             "levels": {lv: asdict(c) for lv, c in costs.levels.items()},
             "break_evens": [asdict(b) for b in costs.break_evens],
         },
+        "cost_at_scale": asdict(found.scale),
     }

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import io
 import tarfile
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -18,6 +19,7 @@ from app.db.models import Adapter, Dataset, Scenario, Training
 from app.db.queries import dataset_split_counts, get_scenario, list_adapters
 from app.deps import RecordId, RuntimeDep, SessionDep
 from app.errors import NotFound
+from app.evals.wins import adapter_wins
 from app.finetune import jobs as training_jobs
 from app.finetune.adapters import delete_adapter, get_adapter, set_active_adapter
 from app.finetune.config import TrainingConfig
@@ -115,10 +117,11 @@ class AdapterPublic(BaseModel):
 
     @classmethod
     def of(cls, adapter: Adapter, scenario: Scenario) -> AdapterPublic:
+        columns = {n: getattr(adapter, n) for n in ADAPTER_COLUMNS}
+        # Each held-out example's outputs stay out of listings: /adapters/{name}/wins has them.
+        columns["evaluation"] = {k: v for k, v in adapter.evaluation.items() if k != "per_item"}
         return cls(
-            **{n: getattr(adapter, n) for n in ADAPTER_COLUMNS},
-            scenario=scenario.slug,
-            active=scenario.active_adapter_id == adapter.id,
+            **columns, scenario=scenario.slug, active=scenario.active_adapter_id == adapter.id
         )
 
 
@@ -237,6 +240,23 @@ def adapters(session: SessionDep, scenario: str | None = None):
 def read_adapter(name: str, session: SessionDep):
     adapter = get_adapter(session, name)
     return AdapterPublic.of(adapter, adapter.scenario)
+
+
+@router.get("/adapters/{name}/wins")
+def adapter_before_after_wins(
+    name: str,
+    session: SessionDep,
+    metric: Annotated[str, Query(max_length=64)] = "field_match",
+    direction: Literal["both", "a", "b"] = "both",
+) -> dict[str, Any]:
+    """The adapter's before/after per item: the held-out examples where the adapter (`a`)
+    scored higher on `metric` (field_match, json_valid or exact_match) than the base model
+    (`b`) and the other way round, with both outputs, the counts and a paired test. Adapters
+    whose report kept no per-item results (trained before it did) give no items and a
+    `note`."""
+    adapter = get_adapter(session, name)
+    wins = adapter_wins(adapter.evaluation, metric=metric, direction=direction)
+    return {"adapter": adapter.name, **asdict(wins)}
 
 
 @router.post("/adapters/{name}/activate", response_model=AdapterPublic)

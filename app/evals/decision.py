@@ -12,9 +12,20 @@ from app.config import Settings
 from app.db.models import EvalRun
 from app.db.queries import get_scenario
 from app.errors import NotFound
-from app.evals.costing import CostEstimate, choose_profile, estimate_costs, scenario_fixed_inputs
+from app.evals.costing import (
+    CostAtScale,
+    CostEstimate,
+    choose_profile,
+    cost_at_scale,
+    estimate_costs,
+    scenario_fixed_inputs,
+)
 from app.evals.report import Report, build_report
-from app.evals.runner import current_summary
+from app.evals.runner import current_summary, in_order
+
+
+class NoFinishedEval(NotFound):
+    """404: the scenario has no finished eval run to report on (the report page offers one)."""
 
 
 @dataclass
@@ -23,6 +34,7 @@ class ScenarioReport:
     run: EvalRun
     costs: CostEstimate
     report: Report
+    scale: CostAtScale  # the costs from 10^2 to 10^7 queries a month
 
 
 def latest_finished_run(session: Session, scenario_id: int) -> EvalRun | None:
@@ -40,18 +52,25 @@ def finished_summary(run: EvalRun) -> dict[str, Any]:
     return run.summary
 
 
+def run_levels(run: EvalRun) -> dict[str, Any]:
+    """Each level's stats in the finished run's summary, in the run's order of levels."""
+    return in_order(finished_summary(run)["levels"], run.levels)
+
+
 def run_costs(
     session: Session,
     settings: Settings,
     run: EvalRun,
     profile: str | None = None,
     queries_per_day: float | None = None,
+    utilisation: float = 1.0,
 ) -> CostEstimate:
     return estimate_costs(
-        finished_summary(run)["levels"],
+        run_levels(run),
         choose_profile(settings, profile, run.scenario),
         scenario_fixed_inputs(session, run.scenario),
         queries_per_day or settings.queries_per_day,
+        utilisation,
     )
 
 
@@ -62,12 +81,16 @@ def scenario_report(
     *,
     profile: str | None = None,
     queries_per_day: float | None = None,
+    utilisation: float = 1.0,
 ) -> ScenarioReport:
-    """NotFound when the scenario is unknown or has no finished eval run yet."""
+    """The report priced by `profile` at `queries_per_day`, machines billed per hour busy a
+    share `utilisation` of the time. NotFound when the scenario is unknown,
+    NoFinishedEval when it has no finished eval run yet."""
     scenario = get_scenario(session, slug)
     run = latest_finished_run(session, scenario.id)
     if run is None:
-        raise NotFound(f"scenario {slug!r} has no finished eval run; run an eval first")
-    costs = run_costs(session, settings, run, profile, queries_per_day)
+        raise NoFinishedEval(f"scenario {slug!r} has no finished eval run; run an eval first")
+    costs = run_costs(session, settings, run, profile, queries_per_day, utilisation)
+    scale = cost_at_scale(run_levels(run), scenario_fixed_inputs(session, run.scenario), costs)
     report = build_report(current_summary(session, run), costs, run.skipped)
-    return ScenarioReport(slug, run, costs, report)
+    return ScenarioReport(slug, run, costs, report, scale)

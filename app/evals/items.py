@@ -31,6 +31,7 @@ KEYS = {"input", "query", "kind", "expected", "facts", "keywords", "fields", "sc
 KEYS |= {"reference", "id"}
 CHECKS = ("expected", "facts", "keywords", "fields", "schema", "source", "reference")
 MAX_ERRORS = 20
+MAX_UPLOAD_BYTES = 5_000_000
 
 
 class EvalSetInvalid(AppError):
@@ -74,6 +75,26 @@ def parse_eval_jsonl(text: str) -> list[EvalItemSpec]:
     if errors:
         raise EvalSetInvalid(errors)
     return items
+
+
+def parse_eval_upload(raw: bytes) -> list[EvalItemSpec]:
+    """An uploaded file's items (at most `MAX_UPLOAD_BYTES`, UTF-8), or EvalSetInvalid. The
+    API and the evals page read `MAX_UPLOAD_BYTES + 1` bytes, so a larger file is seen."""
+    if len(raw) > MAX_UPLOAD_BYTES:
+        raise EvalSetInvalid([f"file: larger than {MAX_UPLOAD_BYTES} bytes"])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise EvalSetInvalid([f"file: not UTF-8 text (byte {error.start})"]) from None
+    return parse_eval_jsonl(text)
+
+
+def kind_counts(items: list[EvalItemSpec]) -> dict[str, int]:
+    """How many items of each kind, in the order the kinds first appear."""
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.kind] = counts.get(item.kind, 0) + 1
+    return counts
 
 
 def parse_item(line: str) -> EvalItemSpec:
@@ -189,3 +210,37 @@ def item_row(position: int, item: EvalItemSpec) -> EvalItem:
     values = asdict(item)
     values["json_schema"] = values.pop("schema")
     return EvalItem(position=position, **values)
+
+
+def item_page(session: Session, eval_set: EvalSet, *, page: int, size: int) -> list[EvalItem]:
+    """The set's items in file order, `size` a page (`page` from 1)."""
+    return list(
+        session.scalars(
+            select(EvalItem)
+            .where(EvalItem.eval_set_id == eval_set.id)
+            .order_by(EvalItem.position)
+            .offset((page - 1) * size)
+            .limit(size)
+        )
+    )
+
+
+def expected_text(item: EvalItem) -> str:
+    """What the item counts as right, in one line: the exact answer, the facts, keywords or
+    field values it expects, else what else it checks."""
+    parts = []
+    if item.expected:
+        parts.append(item.expected)
+    if item.facts:
+        parts.append("facts: " + "; ".join(item.facts))
+    if item.keywords:
+        parts.append("any of: " + ", ".join(item.keywords))
+    if item.fields:
+        parts.append("fields: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in item.fields.items()))
+    if item.json_schema and not item.fields:
+        parts.append("output matches the item's JSON schema")
+    if item.source:
+        parts.append(f"source: {item.source}")
+    if item.reference and not parts:
+        parts.append(f"like: {item.reference}")
+    return " · ".join(parts)

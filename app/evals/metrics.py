@@ -108,7 +108,8 @@ def embedding_similarity(
         return None
     dot = sum(a * b for a, b in zip(output_vector, reference_vector, strict=True))
     norms = math.hypot(*output_vector) * math.hypot(*reference_vector)
-    return dot / norms if norms else 0.0
+    # A Python float: embeddings are float32 arrays, and the score is stored as JSON.
+    return float(dot / norms) if norms else 0.0
 
 
 def retrieval_hit(

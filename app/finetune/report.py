@@ -4,6 +4,11 @@ Scored against each example's reference answer: exact match (case and spacing ig
 JSON validity (for references that are JSON) and field match (for JSON objects: the share of
 the reference's fields with the same value). The training loss on the same split comes from
 the training run itself.
+
+Besides the means it keeps every example's outputs and scores (`per_item`), so that the
+adapter's page can list the examples the adapter got right and the base model wrong and the
+other way round, with a paired test (app/evals/wins.py). Reports stored before it did have
+no `per_item`.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from app.finetune.adapters import adapter_checksum
 from app.finetune.dataset import ChatExample
 
 BATCH = 8
+METRICS = ("field_match", "json_valid", "exact_match")  # each example's, in `item_scores`
 
 
 def before_after(
@@ -40,29 +46,47 @@ def before_after(
         results = engine.generate(requests)
         outputs["base"] += [r.text for r in results[: len(part)]]
         outputs["adapter"] += [r.text for r in results[len(part) :]]
-    references = [e.completion for e in examples]
+    per_item: list[dict[str, Any]] = [
+        {
+            "prompt": e.prompt,
+            "reference": e.completion,
+            "base": base,
+            "adapter": tuned,
+            "scores": {
+                "base": item_scores(base, e.completion),
+                "adapter": item_scores(tuned, e.completion),
+            },
+        }
+        for e, base, tuned in zip(examples, outputs["base"], outputs["adapter"], strict=True)
+    ]
     return {
         "items": len(examples),
         "max_new_tokens": max_new_tokens,
-        "base": score_outputs(outputs["base"], references),
-        "adapter": score_outputs(outputs["adapter"], references),
+        "base": score_outputs([e["scores"]["base"] for e in per_item]),
+        "adapter": score_outputs([e["scores"]["adapter"] for e in per_item]),
         "samples": [
-            {"prompt": e.prompt, "reference": e.completion, "base": b, "adapter": a}
-            for e, b, a in list(zip(examples, outputs["base"], outputs["adapter"], strict=True))[:3]
+            {k: e[k] for k in ("prompt", "reference", "base", "adapter")} for e in per_item[:3]
         ],
+        "per_item": per_item,
     }
 
 
-def score_outputs(outputs: list[str], references: list[str]) -> dict[str, float | None]:
+def item_scores(output: str, reference: str) -> dict[str, float | None]:
+    """One example's exact match (0 or 1), JSON validity (0 or 1, for a JSON reference) and
+    field match (the share of a JSON object reference's fields); None where it does not
+    apply."""
+    expected = parse_json(reference)
+    is_object = isinstance(expected, dict) and bool(expected)
+    return {
+        "exact_match": float(normalised(output) == normalised(reference)),
+        "json_valid": None if expected is None else float(parse_json(output) is not None),
+        "field_match": field_match(parse_json(output), expected) if is_object else None,
+    }
+
+
+def score_outputs(scores: list[dict[str, float | None]]) -> dict[str, float | None]:
     """Mean exact match, JSON validity and field match over the items each applies to."""
-    exact = [normalised(o) == normalised(r) for o, r in zip(outputs, references, strict=True)]
-    json_refs = [(o, parse_json(r)) for o, r in zip(outputs, references, strict=True)]
-    json_refs = [(o, ref) for o, ref in json_refs if ref is not None]
-    valid = [parse_json(o) is not None for o, _ in json_refs]
-    fields = [
-        field_match(parse_json(o), ref) for o, ref in json_refs if isinstance(ref, dict) and ref
-    ]
-    return {"exact_match": mean(exact), "json_valid": mean(valid), "field_match": mean(fields)}
+    return {name: mean([s[name] for s in scores if s[name] is not None]) for name in METRICS}
 
 
 def normalised(text: str) -> str:

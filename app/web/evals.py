@@ -4,9 +4,9 @@ winner per metric, charts, every item), two runs side by side, and the decision 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -17,7 +17,16 @@ from app.db.queries import get_scenario
 from app.deps import RecordId, RuntimeDep, SessionDep, SettingsDep
 from app.errors import AppError
 from app.evals.costing import pricing_profiles
-from app.evals.decision import run_costs, scenario_report
+from app.evals.decision import NoFinishedEval, run_costs, scenario_report
+from app.evals.items import (
+    MAX_UPLOAD_BYTES,
+    EvalSetInvalid,
+    expected_text,
+    item_page,
+    parse_eval_upload,
+    store_eval_set,
+)
+from app.evals.quick import QUICK_PER_KIND, plan_quick_eval
 from app.evals.requests import EvalCreate
 from app.evals.runner import (
     cancel_eval_run,
@@ -30,34 +39,70 @@ from app.evals.runner import (
 from app.evals.scores import list_eval_runs, scored_items
 from app.evals.scoring import QUALITY_METRICS
 from app.evals.summary import USAGE, run_differences, winners
+from app.evals.wins import run_wins
 from app.jobs import ACTIVE
 from app.levels import level_names
 from app.web.forms import error_messages
 from app.web.render import from_htmx, go, render
+from app.web.scale_chart import scale_chart
 from app.web.scatter import quality_charts
 
 router = APIRouter(include_in_schema=False)
 
 
-def evals_context(session: Session, slug: str) -> dict[str, Any]:
+PAGE_SIZE = 20  # eval items a page on the evals page
+
+
+def evals_context(session: Session, slug: str, page: int = 1) -> dict[str, Any]:
+    """The evals page: the start form, the runs, and a page of the current eval set."""
     scenario = get_scenario(session, slug)
     try:
-        kinds = sorted({item.kind for item in latest_eval_set(session, scenario).items})
+        eval_set = latest_eval_set(session, scenario)
     except AppError:
-        kinds = []
+        eval_set = None
+    count = eval_item_count(session, scenario)
+    shown = item_page(session, eval_set, page=page, size=PAGE_SIZE) if eval_set else []
     return {
         "scenario": scenario,
-        "items": eval_item_count(session, scenario),
-        "kinds": kinds,
+        "items": count,
+        "kinds": sorted({item.kind for item in eval_set.items}) if eval_set else [],
         "levels": level_names(),
         "runs": list_eval_runs(session, scenario_id=scenario.id),
+        "eval_set": eval_set,
+        "page_items": [(item, expected_text(item)) for item in shown],
+        "page": page,
+        "pages": max(1, -(-count // PAGE_SIZE)),
+        "page_size": PAGE_SIZE,
     }
 
 
 @router.get("/scenarios/{slug}/evals")
-def evals_page(request: Request, slug: str, session: SessionDep):
-    context = evals_context(session, slug)
+def evals_page(
+    request: Request,
+    slug: str,
+    session: SessionDep,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+):
+    context = evals_context(session, slug, page)
     return render(request, "evals.html", "_partials/eval_runs.html", context)
+
+
+@router.post("/scenarios/{slug}/eval-sets")
+async def upload_eval_set(
+    request: Request, slug: str, session: SessionDep, file: Annotated[UploadFile, File()]
+):
+    """Store an uploaded JSONL eval set as the scenario's current one, then show the evals
+    page; every bad line next to the form (422) and nothing stored if any is bad."""
+    scenario = get_scenario(session, slug)
+    try:
+        items = parse_eval_upload(await file.read(MAX_UPLOAD_BYTES + 1))
+    except EvalSetInvalid as error:
+        context = evals_context(session, slug) | {"upload_errors": error.errors}
+        return render(request, "evals.html", "_partials/eval_set_errors.html", context, 422)
+    name = file.filename or "upload.jsonl"
+    store_eval_set(session, scenario=scenario, name=name, items=items)
+    session.commit()
+    return go(request, f"/scenarios/{slug}/evals")
 
 
 @router.post("/scenarios/{slug}/evals")
@@ -171,8 +216,49 @@ def compare_runs(
     return render(request, "eval_compare.html", "eval_compare.html", context)
 
 
+def no_report(session: Session, slug: str, per_kind: int) -> dict[str, Any]:
+    scenario = get_scenario(session, slug)
+    runs = list_eval_runs(session, scenario_id=scenario.id, limit=5)
+    return {
+        "scenario": scenario,
+        "quick": plan_quick_eval(session, scenario, per_kind),
+        "active": next((r for r in runs if r.status in ACTIVE), None),
+        "ended": next((r for r in runs if r.status not in ACTIVE), None),
+    }
+
+
 class SameScenarioOnly(AppError):
     status = 422
+
+
+Choice = Annotated[str | None, Query(max_length=64)]
+
+
+@router.get("/evals/{eval_id}/wins")
+def wins_page(
+    request: Request,
+    eval_id: RecordId,
+    session: SessionDep,
+    a: Choice = None,
+    b: Choice = None,
+    metric: Annotated[str, Query(max_length=64)] = "quality",
+    kind: Choice = None,
+    direction: Literal["both", "a", "b"] = "both",
+):
+    """Two levels of the run item by item: the items either won, both answers side by side,
+    the counts and the pair's test (the same numbers as `/api/v1/evals/{id}/wins`)."""
+    run = get_eval_run(session, eval_id)
+    wins = run_wins(
+        session,
+        run,
+        a=a or None,
+        b=b or None,
+        metric=metric,
+        kind=kind or None,
+        direction=direction,
+    )
+    context = {"run": run, "wins": wins, "metrics": QUALITY_METRICS}
+    return render(request, "eval_wins.html", "eval_wins.html", context)
 
 
 @router.get("/scenarios/{slug}/report")
@@ -183,13 +269,28 @@ def report_page(
     settings: SettingsDep,
     profile: Annotated[str | None, Query(max_length=100)] = None,
     queries_per_day: Annotated[float | None, Query(gt=0, le=1e9)] = None,
+    utilisation_pct: Annotated[float, Query(gt=0, le=100)] = 100,
+    per_kind: Annotated[int, Query(ge=1, le=1000)] = QUICK_PER_KIND,
 ):
-    found = scenario_report(
-        session, settings, slug, profile=profile or None, queries_per_day=queries_per_day
-    )
+    """The decision report; without a finished eval run, what a quick eval would take and
+    tell (`per_kind` items of each kind), and a button to start it."""
+    try:
+        found = scenario_report(
+            session,
+            settings,
+            slug,
+            profile=profile or None,
+            queries_per_day=queries_per_day,
+            utilisation=utilisation_pct / 100,
+        )
+    except NoFinishedEval:
+        return render(
+            request, "report_empty.html", "report_empty.html", no_report(session, slug, per_kind)
+        )
     context = {
         "found": found,
         "profiles": pricing_profiles(settings, found.run.scenario),
         "summary": found.run.summary,
+        "scale_chart": scale_chart(found.scale, found.costs),
     }
     return render(request, "report.html", "report.html", context)

@@ -3,13 +3,14 @@ watch it (a partial that polls itself while the job runs), and manage the adapte
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from sqlalchemy.orm import Session
 
 from app.db.queries import get_scenario, list_adapters, list_datasets
 from app.deps import RecordId, RuntimeDep, SessionDep
+from app.evals.wins import ADAPTER_METRICS, adapter_wins
 from app.finetune.adapters import delete_adapter, get_adapter, set_active_adapter
 from app.finetune.config import ConfigError, default_yaml, parse_config
 from app.finetune.jobs import (
@@ -144,11 +145,21 @@ def adapters_page(request: Request, session: SessionDep):
 
 
 @router.get("/adapters/{name}")
-def adapter_page(request: Request, name: str, session: SessionDep):
+def adapter_page(
+    request: Request,
+    name: str,
+    session: SessionDep,
+    metric: Annotated[str, Query(max_length=64)] = "field_match",
+    direction: Literal["both", "a", "b"] = "both",
+):
+    """The adapter, its loss curve and its before/after report, with the held-out examples
+    it won and lost against the base model on `metric`."""
     adapter = get_adapter(session, name)
     context = {
         "adapter": adapter,
         "loss": line_chart("Training loss", adapter.metrics.get("loss_history", [])),
+        "wins": adapter_wins(adapter.evaluation, metric=metric, direction=direction),
+        "metrics": ADAPTER_METRICS,
     }
     return render(request, "adapter.html", "adapter.html", context)
 
