@@ -102,6 +102,11 @@ class Settings(BaseSettings):
         description="Fields added to every chat completion request (JSON), for server-specific "
         'options such as {"repeat_penalty": 1.0}.',
     )
+    openai_schema_format: Literal["json_schema", "json_object"] = Field(
+        "json_schema",
+        description="How a constrained level's JSON schema is sent: `json_schema` (the OpenAI "
+        "API, vLLM) or `json_object` (llama-cpp-python's server).",
+    )
     openai_max_concurrent: int = Field(
         8, ge=1, description="Requests of one batch sent to the server at once; 1 = in turn."
     )

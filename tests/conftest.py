@@ -151,6 +151,8 @@ def openai_settings(settings, openai_server):
             # llama-cpp-python's server applies a repeat penalty of 1.1 unless told
             # otherwise; the other engines apply none.
             "openai_extra_body": {"repeat_penalty": 1.0},
+            # its server takes a JSON schema as {"type": "json_object", "schema": ...}
+            "openai_schema_format": "json_object",
         }
     )
 

@@ -25,11 +25,18 @@ from app.db.models import Comparison, PromptVersion, Result, Scenario
 from app.db.queries import get_comparison, get_scenario
 from app.engine import Engine, GenerationRequest, GenerationResult
 from app.engine.base import TokenCallback
+from app.errors import AppError
 from app.levels import LevelInputs, LevelPlan, LevelUnavailable, get_level, level_names
 from app.runtime import Runtime
 from app.scenarios.versions import resolve_versions
 
 log = logging.getLogger(__name__)
+
+
+class NoOutputSchema(AppError):
+    status = 422
+
+
 TokenSink = Callable[[str, str], None]  # (level, text delta)
 
 
@@ -44,6 +51,7 @@ class ComparisonOptions:
     few_shot_k: int | None = None
     adapter: str | None = None
     prompt_versions: dict[str, int] | None = None  # level -> version number (None: latest)
+    constrained: bool = False  # every level decodes under the scenario's output schema
 
     @classmethod
     def from_stored(cls, settings: dict[str, Any]) -> ComparisonOptions:
@@ -83,6 +91,7 @@ class ComparisonOptions:
             ),
             adapter=self.adapter,
             prompt_versions={level: version.number for level, version in versions.items()},
+            constrained=self.constrained,
         )
 
 
@@ -97,6 +106,7 @@ class RunOptions:
     few_shot_k: int
     adapter: str | None
     prompt_versions: dict[str, int] = field(default_factory=dict)
+    constrained: bool = False
 
 
 @dataclass
@@ -121,6 +131,7 @@ def run_comparison(
     Raises NotFound (unknown scenario), NotReady (models loading), Busy (queue full)."""
     embedder, engine = runtime.models()
     record = get_scenario(session, scenario)
+    schema = output_constraint(record, options.constrained)
     versions = resolve_versions(session, record, options.prompt_versions)
     run = options.resolved(runtime.settings, record, versions)
     with runtime.admission():
@@ -142,7 +153,8 @@ def run_comparison(
         planned = [plan_level(name, inputs, embed_s) for name in run.levels]
         load_adapters(engine, planned)
         runnable = [p for p in planned if p.plan is not None]
-        outputs = generate_each_level(engine, generation_requests(runnable, run, on_token))
+        requests = generation_requests(runnable, run, on_token, schema)
+        outputs = generate_each_level(engine, requests)
     generated = dict(zip((p.level for p in runnable), outputs, strict=True))
     comparison = store(
         session,
@@ -189,8 +201,24 @@ def load_adapters(engine: Engine, planned: list[Planned]) -> None:
             p.plan, p.error = None, f"loading adapter {adapter.name!r} failed: {error}"
 
 
+def output_constraint(scenario: Scenario, constrained: bool) -> dict[str, Any] | None:
+    """The JSON schema a constrained comparison decodes under (NoOutputSchema when the
+    scenario has none); None for free text."""
+    if not constrained:
+        return None
+    if scenario.output_schema is None:
+        raise NoOutputSchema(
+            f"constrained: scenario {scenario.slug!r} has no output JSON schema to decode "
+            "under; set one on its page or with PATCH /api/v1/scenarios/{slug}"
+        )
+    return scenario.output_schema
+
+
 def generation_requests(
-    runnable: list[Planned], options: RunOptions, on_token: TokenSink | None
+    runnable: list[Planned],
+    options: RunOptions,
+    on_token: TokenSink | None,
+    schema: dict[str, Any] | None = None,
 ) -> list[GenerationRequest]:
     def sink(level: str) -> TokenCallback | None:
         return (lambda text: on_token(level, text)) if on_token else None
@@ -202,6 +230,7 @@ def generation_requests(
             max_new_tokens=options.max_new_tokens,
             temperature=options.temperature,
             on_token=sink(level),
+            json_schema=schema,
         )
 
     return [request(p.level, p.plan) for p in runnable if p.plan is not None]
@@ -243,6 +272,8 @@ def store(
     embedder, engine = runtime.models()
     for p in planned:
         result = describe(p, engine, embedder.name, runtime.settings)
+        if options.constrained and p.plan is not None:
+            result.provenance = {**result.provenance, "constrained": True}
         output = generated.get(p.level)
         if isinstance(output, Exception):
             result.error = f"{type(output).__name__}: {output}"

@@ -55,6 +55,12 @@ class ComparisonCreate(BaseModel):
         "`GET /api/v1/scenarios/{slug}/prompt-versions` lists them.",
     )
 
+    constrained: bool = Field(
+        False,
+        description="Every level decodes under the scenario's output JSON schema (llama.cpp "
+        "grammar, the server's response_format); 422 when the scenario has none.",
+    )
+
     @field_validator("query", "scenario", "adapter")
     @classmethod
     def no_nul_characters(cls, value: str | None) -> str | None:

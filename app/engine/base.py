@@ -20,7 +20,10 @@ A new backend subclasses `Engine`, calls `super().__init__()` and implements:
 - `count_tokens(text)`: tokens of `text` in the model's tokenizer;
 - `render_chat(messages)`: the prompt text the model sees for chat `messages` (its chat
   template, with the assistant turn opened);
-- optionally `release()`: free threads, clients or the model (`close` calls it once).
+- optionally `release()`: free threads, clients or the model (`close` calls it once);
+- `constrains_output` (class attribute, default False): whether `run` honours a request's
+  `json_schema` (decodes only text valid under it). `generate` refuses a constrained request
+  with `ConstraintUnsupported` on a backend that does not.
 
 A backend whose generation reads the model while an adapter may be added passes the lock
 its generation holds to `super().__init__(model_lock=...)`. Then it registers a factory with
@@ -36,7 +39,7 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 TokenCallback = Callable[[str], None]
 INCOMPLETE = "\ufffd"  # what a decoder shows for a multi-byte character cut short
@@ -51,6 +54,8 @@ class GenerationRequest:
     max_new_tokens: int = 128
     temperature: float = 0.0
     on_token: TokenCallback | None = field(default=None, repr=False)
+    # decode only text valid under this JSON schema (a constrained level); None: free text
+    json_schema: dict[str, Any] | None = None
 
 
 @dataclass
@@ -78,6 +83,11 @@ class AdapterNotLoaded(KeyError):
 
 class EngineClosed(RuntimeError):
     """The engine was closed before the request finished."""
+
+
+class ConstraintUnsupported(ValueError):
+    """A request asked for output constrained to a JSON schema from a backend that cannot
+    constrain its decoding."""
 
 
 class FairLock:
@@ -142,6 +152,7 @@ class Engine(ABC):
 
     name: ClassVar[str]
     model: str
+    constrains_output: ClassVar[bool] = False
 
     def __init__(self, *, model_lock: AbstractContextManager | None = None) -> None:
         self.model_lock = model_lock or threading.Lock()
@@ -157,6 +168,11 @@ class Engine(ABC):
         for request in requests:
             if request.adapter and request.adapter not in self._checksums:
                 raise AdapterNotLoaded(f"adapter {request.adapter!r} is not loaded")
+            if request.json_schema is not None and not self.constrains_output:
+                raise ConstraintUnsupported(
+                    f"the {self.name} engine cannot constrain its output to a JSON schema; "
+                    "use the llamacpp or openai engine for constrained levels"
+                )
         return self.run(requests)
 
     def load_adapter(self, name: str, path: str, checksum: str) -> None:

@@ -15,6 +15,8 @@ the answer itself:
 - the answer is produced token by token: `on_token` gets the pieces through the base's
   `DeltaStream` (UTF-8 hold-back included), and `first_token_s` / `generation_s` are
   measured (`token_delay_s` makes each token take that long, for tests of concurrency);
+- a request's `json_schema` is accepted (as the real backends that constrain accept it) and
+  kept in `schemas`, but the echo is not constrained by it;
 - adapters go through the base's bookkeeping; loading one checks that the directory holds
   a readable PEFT `adapter_config.json`, as PEFT would, and trains or converts nothing.
 """
@@ -31,6 +33,7 @@ from app.engine.tokenizers import local_tokenizer
 
 class EchoEngine(Engine):
     name = "echo"
+    constrains_output = True  # accepted and recorded, not applied (see the module docstring)
 
     def __init__(self, base_model: str, *, token_delay_s: float = 0.0) -> None:
         lock = FairLock()  # whole calls, in arrival order, as the llamacpp engine
@@ -42,6 +45,7 @@ class EchoEngine(Engine):
         self.tokenizer = local_tokenizer(base_model)
         self.token_delay_s = token_delay_s
         self.adapter_configs: dict[str, dict] = {}  # what each loaded adapter's config says
+        self.schemas: list[dict | None] = []  # each request's `json_schema`, in order
 
     def render_chat(self, messages: list[dict[str, str]]) -> str:
         return self.tokenizer.render_chat(messages)
@@ -63,6 +67,7 @@ class EchoEngine(Engine):
     def run(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         with self._lock:
             self.check_open()
+            self.schemas += [request.json_schema for request in requests]
             return [self.echo(request) for request in requests]
 
     @staticmethod

@@ -118,6 +118,7 @@ class StreamedAnswer:
 
 class OpenAIEngine(Engine):
     name = "openai"
+    constrains_output = True  # the server's `response_format` (see `response_format`)
 
     def __init__(
         self,
@@ -130,6 +131,7 @@ class OpenAIEngine(Engine):
         adapter_models: dict[str, str] | None = None,
         extra_body: dict | None = None,
         max_concurrent: int = 8,
+        schema_format: str = "json_schema",
     ) -> None:
         super().__init__()
         self.base_url = base_url.rstrip("/")
@@ -139,6 +141,7 @@ class OpenAIEngine(Engine):
         self.adapter_models = adapter_models or {}
         self.extra_body = extra_body or {}
         self.max_concurrent = max_concurrent
+        self.schema_format = schema_format
         self._api_key = api_key
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.client = httpx.Client(headers=headers, timeout=timeout_s)
@@ -164,6 +167,7 @@ class OpenAIEngine(Engine):
             adapter_models=settings.openai_adapter_models,
             extra_body=settings.openai_extra_body,
             max_concurrent=settings.openai_max_concurrent,
+            schema_format=settings.openai_schema_format,
         )
 
     def url(self, path: str) -> str:
@@ -255,7 +259,18 @@ class OpenAIEngine(Engine):
             "top_p": 1.0,
             "stream": True,
             "stream_options": {"include_usage": True},
+            **self.response_format(request.json_schema),
         }
+
+    def response_format(self, schema: dict | None) -> dict:
+        """The request's JSON schema as the server expects it (`schema_format`): OpenAI's
+        and vLLM's `json_schema` form, or llama-cpp-python's server's `json_object` form."""
+        if schema is None:
+            return {}
+        if self.schema_format == "json_object":
+            return {"response_format": {"type": "json_object", "schema": schema}}
+        named = {"name": "output", "schema": schema, "strict": True}
+        return {"response_format": {"type": "json_schema", "json_schema": named}}
 
     @staticmethod
     def read_stream(response: httpx.Response, answer: StreamedAnswer, url: str) -> None:

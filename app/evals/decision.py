@@ -28,6 +28,12 @@ class NoFinishedEval(NotFound):
     """404: the scenario has no finished eval run to report on (the report page offers one)."""
 
 
+CONSTRAINED_NOTE = (
+    "Every level decoded under the scenario's output JSON schema (a constrained run): none "
+    "could write invalid JSON, so the differences are in what the answers say."
+)
+
+
 @dataclass
 class ScenarioReport:
     scenario: str
@@ -93,4 +99,6 @@ def scenario_report(
     costs = run_costs(session, settings, run, profile, queries_per_day, utilisation)
     scale = cost_at_scale(run_levels(run), scenario_fixed_inputs(session, run.scenario), costs)
     report = build_report(current_summary(session, run), costs, run.skipped)
+    if run.options.get("constrained"):
+        report.notes.insert(0, CONSTRAINED_NOTE)
     return ScenarioReport(slug, run, costs, report, scale)

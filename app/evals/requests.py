@@ -31,6 +31,10 @@ class EvalCreate(BaseModel):
         description="Level -> prompt version number to run (default: each level's latest).",
     )
 
+    constrained: bool = Field(
+        False, description="Every level decodes under the scenario's output JSON schema."
+    )
+
     @field_validator("levels")
     @classmethod
     def known_levels(cls, levels: list[str] | None) -> list[str] | None:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from app import jobs
 from app.compare import ComparisonOptions, plan_level, run_comparison
+from app.compare.service import output_constraint
 from app.db.models import (
     Comparison,
     EvalItem,
@@ -67,6 +68,7 @@ class EvalOptions:
     # level -> prompt version number; the run stores every level's (pinned, else the latest
     # when it was queued), so that edits made meanwhile do not change what it runs
     prompt_versions: dict[str, int] | None = None
+    constrained: bool = False  # every level decodes under the scenario's output schema
     item_ids: list[int] = field(default_factory=list)
     worker: str = ""  # host:pid that created the run; shown in the API's `options` since v1
 
@@ -84,6 +86,7 @@ class EvalOptions:
             max_new_tokens=self.max_new_tokens,
             temperature=temperature,
             prompt_versions=self.prompt_versions,
+            constrained=self.constrained,
         )
 
 
@@ -159,6 +162,7 @@ def add_eval_run(session: Session, runtime: Runtime, slug: str, options: EvalOpt
     until the caller commits, no other process can add one."""
     scenario = get_scenario(session, slug)
     options = options.resolved()
+    output_constraint(scenario, options.constrained)  # a constrained run needs a schema
     runtime.models()
     items = choose_items(latest_eval_set(session, scenario), options)
     chosen = options.levels or level_names()
@@ -234,6 +238,7 @@ def run_item(session: Session, runtime: Runtime, run: EvalRun, item: EvalItem, r
         max_new_tokens=run.options["max_new_tokens"],
         temperature=run.options["temperature"],
         prompt_versions=run.options.get("prompt_versions"),  # None in runs before versions
+        constrained=run.options.get("constrained", False),
     )
     comparison = compare_when_admitted(session, runtime, run.scenario.slug, item.input, options)
     schema = item_schema(item, run.scenario.output_schema)

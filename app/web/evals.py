@@ -115,6 +115,7 @@ async def start_from_form(request: Request, slug: str, session: SessionDep, runt
     submitted["repeats"] = submitted["repeats"] or 1
     submitted["levels"] = form.getlist("levels") or None
     submitted["kinds"] = form.getlist("kinds") or None
+    submitted["constrained"] = form.get("constrained") == "true"
     try:
         body = EvalCreate(**submitted)
         run = start_eval(session, runtime, slug, body.options())
