@@ -188,7 +188,7 @@ def record_step(
     """Write a step's progress, loss and speed; stop here if the job was cancelled."""
     if on_step:
         on_step(report)
-    if report.total_steps and tenth(report.step, report.total_steps) != tenth(
+    if report.step and tenth(report.step, report.total_steps) != tenth(
         report.step - 1, report.total_steps
     ):  # a plain log line per tenth: a server's log shows the progress too
         log.info(
