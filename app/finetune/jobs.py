@@ -308,6 +308,8 @@ def training_status(job: Training) -> str:
         return "queued"
     if not job.total_steps:
         return "starting (loading the base model)"
+    if job.step >= job.total_steps:
+        return "trained; comparing it with the base model on held-out examples"
     eta = training_eta(job)
     left = f", about {duration(eta)} left" if eta is not None else ""
     return f"step {job.step} of {job.total_steps} ({training_progress(job):.0%}){left}"
