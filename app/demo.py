@@ -33,6 +33,7 @@ from app.scenarios.bundles import ImportReport, import_bundle
 
 log = logging.getLogger(__name__)
 SLUG = "northwind"
+DATASET = "northwind-tickets"  # the demo's dataset, as data/demo/scenario.yaml names it
 
 
 def load_demo(
@@ -96,13 +97,24 @@ def demo_recipe(
     scenario = session.scalar(select(Scenario).where(Scenario.slug == SLUG))
     if scenario is None:
         raise LookupError("the demo scenario is not loaded; run `tritune setup`")
-    dataset = latest_dataset(session, scenario.id)
+    dataset = demo_dataset(session, scenario)
     if dataset is None:
         raise LookupError("the demo scenario has no dataset; run `tritune setup`")
     config = config or TrainConfig()
     limit = settings.demo_train_limit if limit is None else limit
     name = demo_adapter_name(dataset.sha256, config, limit, settings.base_model)
     return DemoRecipe(scenario, dataset, config, limit, name)
+
+
+def demo_dataset(session: Session, scenario: Scenario) -> Dataset | None:
+    """The dataset the demo shipped with (not one a team uploaded into `northwind` since,
+    which would make every restart train another adapter); the latest if it is gone."""
+    shipped = session.scalar(
+        select(Dataset)
+        .where(Dataset.scenario_id == scenario.id, Dataset.name == DATASET)
+        .order_by(Dataset.id)
+    )
+    return shipped or latest_dataset(session, scenario.id)
 
 
 def register_from_disk(session: Session, settings: Settings, recipe: DemoRecipe) -> bool:

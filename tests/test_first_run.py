@@ -15,6 +15,20 @@ from app.scenarios.versions import resolve_versions
 
 def test_nothing_is_queued_while_the_demo_adapter_is_registered(session, settings, demo_adapter):
     assert queue_demo_training(session, settings) is None
+    assert demo_recipe(session, settings).name == demo_adapter.name
+
+
+def test_a_dataset_a_team_adds_to_the_demo_is_no_new_demo_recipe(session, settings, demo_adapter):
+    from app.db.models import Dataset, Scenario
+
+    northwind = session.scalar(select(Scenario).where(Scenario.slug == "northwind"))
+    session.add(Dataset(scenario_id=northwind.id, name="ours", sha256="1" * 64))
+    session.flush()  # the latest dataset now, but not the demo's
+    try:
+        assert demo_recipe(session, settings).name == demo_adapter.name
+        assert queue_demo_training(session, settings) is None
+    finally:
+        session.rollback()
 
 
 def test_a_missing_demo_adapter_is_queued_once_as_an_ordinary_training(session, settings):
