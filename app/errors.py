@@ -2,8 +2,8 @@
 
 AppError(status, message)          -> JSON {"detail": message} with that status
 ├── NotFound                       404: unknown scenario, comparison, ...
-├── NotReady                       503 + Retry-After: models still loading
-└── Busy                           503 + Retry-After: too many comparisons waiting
+├── NotReady                       503 + Retry-After: models still loading (`models_loading`)
+└── Busy                           503 + Retry-After: too many comparisons waiting (`queue_full`)
 
 The API (`/api`, `/healthz`, `/readyz`) answers errors as JSON; browser pages get a friendly
 error page, and htmx requests the `_partials/error.html` fragment. The OpenAI-compatible
