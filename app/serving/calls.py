@@ -1,7 +1,8 @@
 """A served call: the model's one level answers the last user message as a comparison of
 that level alone, run and stored by the comparison service, so every call is in the history
 with its query, output, latency, tokens and cost. Its settings carry `served` (the model)
-and `completion_id` (the `id` the client got), which tell it from the compare page's runs.
+and `completion_id` (the `id` the client got), which tell it from the compare page's runs;
+a call to `<scenario>/auto` adds its route (`route`, `route_kind`, `route_reason`).
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from sqlalchemy.orm import Session
 from app.compare import ComparisonOptions, run_comparison
 from app.db.models import Scenario
 from app.errors import AppError
+from app.rag.embedding import Embedder
 from app.runtime import Runtime
-from app.serving.models import find_model
+from app.serving.models import ServedModel, find_model
 from app.serving.requests import ChatCompletionRequest, ResponseFormat
 from app.serving.responses import Answer, CallId, Event
+from app.serving.routing import AUTO, Route, route_query
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +41,9 @@ class ServingError(AppError):
 
 @dataclass(frozen=True)
 class ServedCall:
-    """What one chat request runs: the scenario and level its model names, the query, the
-    options, and the id and creation time every chunk repeats."""
+    """What one chat request runs: the scenario and level its model names (for `auto`, the
+    level it routed to), the query, the options, and the id and creation time every chunk
+    repeats."""
 
     scenario: str
     level: str
@@ -47,10 +51,17 @@ class ServedCall:
     options: ComparisonOptions
     id: CallId
     include_usage: bool
+    route: Route | None = None
 
     @property
     def labels(self) -> dict[str, str]:
-        return {"served": self.id.model, "completion_id": self.id.id}
+        served = {"served": self.id.model, "completion_id": self.id.id}
+        return served | (self.route.labels() if self.route else {})
+
+    @property
+    def name(self) -> str:
+        """The model, and the level it routed to for `auto`."""
+        return f"{self.id.model} (routed to {self.level})" if self.route else self.id.model
 
 
 def prepare_call(*, session: Session, runtime: Runtime, body: ChatCompletionRequest) -> ServedCall:
@@ -58,17 +69,26 @@ def prepare_call(*, session: Session, runtime: Runtime, body: ChatCompletionRequ
     (503) while the models load: all before anything runs."""
     model = find_model(session, body.model)
     constrained = decodes_under_schema(body.response_format, model.scenario)
-    runtime.models()
+    embedder, _ = runtime.models()
+    route = route_for(session, embedder, model, body.query)
+    level = route.level if route else model.level
     options = ComparisonOptions(
-        levels=[model.level],
+        levels=[level],
         max_new_tokens=body.max_new_tokens,
         temperature=body.temperature,
         constrained=constrained,
     )
     call_id = CallId(f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), model.id)
     return ServedCall(
-        model.scenario.slug, model.level, body.query, options, call_id, body.include_usage
+        model.scenario.slug, level, body.query, options, call_id, body.include_usage, route
     )
+
+
+def route_for(session: Session, embedder: Embedder, model: ServedModel, query: str) -> Route | None:
+    """Where `auto` sends the query; None for a model that names its level."""
+    if model.level != AUTO:
+        return None
+    return route_query(session, embedder, model.scenario, embedder.embed_one(query))
 
 
 def decodes_under_schema(response_format: ResponseFormat | None, scenario: Scenario) -> bool:
@@ -104,7 +124,7 @@ def answer_call(*, session: Session, runtime: Runtime, call: ServedCall) -> Answ
         options=call.options,
         labels=call.labels,
     )
-    return Answer.of(comparison, call.id.model)
+    return Answer.of(comparison, call.name)
 
 
 def stream_call(runtime: Runtime, call: ServedCall) -> Iterator[Event]:
@@ -132,7 +152,7 @@ def run_reporting(runtime: Runtime, call: ServedCall, events: queue.Queue[Any]) 
                 on_token=lambda level, text: events.put(text),
                 labels=call.labels,
             )
-            events.put(Answer.of(comparison, call.id.model))
+            events.put(Answer.of(comparison, call.name))
     except AppError as error:
         events.put(error)
     except Exception:
