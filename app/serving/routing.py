@@ -51,9 +51,9 @@ class Route:
 class KindClassifier:
     """The kind whose eval items point, on average, nearest the query: each kind's centroid
     (the normalised mean of its items' unit vectors) by cosine similarity. Measured on the
-    demo's eval items held out one by one, it found 86% of their kinds where the majority
-    of the 5 nearest items found 71%: a ticket shares its words with the knowledge questions
-    about the same product, but not their direction on average."""
+    demo's eval items held out one by one, it found 86% of their kinds, where the majority
+    kind of the 5 nearest items found 71% (a ticket's nearest items are often questions
+    about the same product; the kinds' mean directions differ more)."""
 
     def __init__(self, vectors: np.ndarray, kinds: list[str]) -> None:
         self.vectors = vectors
