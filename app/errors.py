@@ -2,11 +2,14 @@
 
 AppError(status, message)          -> JSON {"detail": message} with that status
 ├── NotFound                       404: unknown scenario, comparison, ...
-├── NotReady                       503 + Retry-After: models still loading
-└── Busy                           503 + Retry-After: too many comparisons waiting
+├── NotReady                       503 + Retry-After: models still loading (`models_loading`)
+└── Busy                           503 + Retry-After: too many comparisons waiting (`queue_full`)
 
 The API (`/api`, `/healthz`, `/readyz`) answers errors as JSON; browser pages get a friendly
-error page, and htmx requests the `_partials/error.html` fragment.
+error page, and htmx requests the `_partials/error.html` fragment. The OpenAI-compatible
+routes (`/v1`) answer in OpenAI's format, `{"error": {"message", "type", "param", "code"}}`,
+with a bad body as 400 (as OpenAI's API does) rather than 422; an error's `code` and `param`
+fill those fields there.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from starlette.middleware.base import RequestResponseEndpoint
 from starlette.responses import Response
 
 log = logging.getLogger(__name__)
+OPENAI_PATH = "/v1"
 JSON_PATHS = ("/api", "/healthz", "/readyz", "/docs", "/redoc", "/openapi.json", "/metrics")
 TITLES = {
     404: "Not found",
@@ -40,6 +44,8 @@ TITLES = {
 class AppError(Exception):
     status = 400
     headers: dict[str, str] = {}
+    code: str | None = None  # OpenAI's `code` and `param`, on the /v1 routes
+    param: str | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -53,15 +59,49 @@ class NotFound(AppError):
 class NotReady(AppError):
     status = 503
     headers = {"Retry-After": "10"}
+    code = "models_loading"
 
 
 class Busy(AppError):
     status = 503
     headers = {"Retry-After": "5"}
+    code = "queue_full"
 
 
 def wants_json(request: Request) -> bool:
     return request.url.path.startswith(JSON_PATHS)
+
+
+def wants_openai(request: Request) -> bool:
+    path = request.url.path
+    return path == OPENAI_PATH or path.startswith(OPENAI_PATH + "/")
+
+
+def openai_error(
+    status: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    code: str | None = None,
+    param: str | None = None,
+) -> JSONResponse:
+    """An error in OpenAI's format; a refused body is 400 there, as OpenAI's API answers."""
+    status = 400 if status == 422 else status
+    body = openai_error_body(status, message, code=code, param=param)
+    return JSONResponse(body, status, headers=dict(headers or {}))
+
+
+def openai_error_body(
+    status: int, message: str, *, code: str | None = None, param: str | None = None
+) -> dict[str, dict[str, str | None]]:
+    kind = "server_error" if status >= 500 else "invalid_request_error"
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def validation_param(error: Mapping) -> str | None:
+    """The request field a validation error is about, as `messages.0.content`."""
+    loc = [str(part) for part in error.get("loc", ()) if part != "body"]
+    return ".".join(loc) or None
 
 
 def error_page(
@@ -85,6 +125,8 @@ def install_handlers(app: FastAPI) -> None:
         # database as a 500. Refused here, once, for every route.
         if "\x00" in request.url.path or "\x00" in unquote(request.url.query):
             message = "NUL characters are not allowed in the address"
+            if wants_openai(request):
+                return openai_error(400, message)
             if wants_json(request):
                 return JSONResponse({"detail": message}, 422)
             return error_page(request, 422, message)
@@ -92,12 +134,18 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AppError)
     async def app_error(request: Request, error: AppError) -> Response:
+        if wants_openai(request):
+            return openai_error(
+                error.status, error.message, error.headers, code=error.code, param=error.param
+            )
         if wants_json(request):
             return JSONResponse({"detail": error.message}, error.status, headers=error.headers)
         return error_page(request, error.status, error.message, error.headers)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:
+        if wants_openai(request):
+            return openai_error(error.status_code, str(error.detail), error.headers)
         if wants_json(request):
             return await http_exception_handler(request, error)
         message = "There is no such page." if error.status_code == 404 else str(error.detail)
@@ -105,6 +153,10 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        if wants_openai(request):
+            first = error.errors()[0]
+            message = "; ".join(field_error(e) for e in error.errors())
+            return openai_error(400, message, param=validation_param(first))
         if wants_json(request):
             return await request_validation_exception_handler(request, error)
         fields = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in error.errors())
@@ -113,6 +165,13 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if wants_openai(request):
+            return openai_error(500, "internal error; see the server log")
         if wants_json(request):
             return JSONResponse({"detail": "internal error; see the server log"}, 500)
         return error_page(request, 500, "An unexpected error happened; see the server log.")
+
+
+def field_error(error: Mapping) -> str:
+    param = validation_param(error)
+    return f"{param}: {error['msg']}" if param else str(error["msg"])

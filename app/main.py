@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.api import bundles, comparisons, documents, evals, finetune, health, scenarios
+from app.api import bundles, comparisons, documents, evals, finetune, health, scenarios, serving
 from app.config import Settings, get_settings
 from app.errors import install_handlers
 from app.runtime import Runtime
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # the bundle pages before the scenario pages: `/scenarios/import` is no scenario's slug
     routers = (health, bundles, scenarios, comparisons, compare, history, bundle_pages)
     others = (scenario_pages, documents, knowledge, finetune, finetune_pages, evals, eval_pages)
-    for module in (*routers, *others):
+    for module in (*routers, *others, serving):  # serving: /v1, OpenAI-compatible
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -94,9 +94,15 @@ def list_all(
     scenario: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    served: Annotated[
+        bool | None,
+        Query(description="true: only calls to `/v1/chat/completions`; false: only the others"),
+    ] = None,
 ):
     """Comparisons, newest first, optionally of one scenario."""
-    page, total = list_comparisons(session, scenario=scenario, limit=limit, offset=offset)
+    page, total = list_comparisons(
+        session, scenario=scenario, limit=limit, offset=offset, served=served
+    )
     return ComparisonsPublic(
         items=[ComparisonPublic.of(c) for c in page], total=total, limit=limit, offset=offset
     )

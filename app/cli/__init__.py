@@ -43,6 +43,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "eval": evals.run_eval,
     "eval-cancel": evals.cancel_eval,
     "eval-set": evals.upload_eval_set,
+    "routing": evals.show_routing,
     "dataset": finetune.dataset,
     "train": finetune.train,
     "init": bundles.init,

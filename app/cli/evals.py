@@ -25,6 +25,7 @@ from app.evals.items import EvalSetInvalid, parse_eval_jsonl, store_eval_set
 from app.evals.requests import EvalCreate
 from app.evals.runner import cancel_eval_run, get_eval_run, run_eval_here
 from app.evals.scoring import QUALITY_METRICS
+from app.serving.routing import routing_accuracy
 
 
 def run_eval(
@@ -137,3 +138,26 @@ def cancel_eval(
         session.commit()
         state = "cancelled" if run.status == "cancelled" else "stopping after its current item"
         console.print(f"[bold]eval #{run.id}[/] {state} ({run.done}/{run.total} comparisons)")
+
+
+def show_routing(
+    ctx: typer.Context,
+    scenario: Annotated[str, typer.Option(help="Scenario slug.")] = "northwind",
+) -> None:
+    """How `<scenario>/auto` routes on /v1: the kind classifier's accuracy on the eval items,
+    each held out in turn, and the level each kind goes to now."""
+    with cli_context(ctx).open_runtime() as runtime, command_errors():
+        with console.status("loading the embedding model", spinner="dots"):
+            embedder = runtime.load_embedder()
+        with runtime.session() as session:
+            found = routing_accuracy(session, embedder, get_scenario(session, scenario))
+    run = f"eval run #{found.eval_run}" if found.eval_run else "no finished eval run: the default"
+    table = Table(title=f"{scenario}/auto: eval set {found.eval_set}, routes from {run}")
+    for column in ("kind", "items", "held-out accuracy", "routes to"):
+        table.add_column(column, justify="left" if column in ("kind", "routes to") else "right")
+    for kind, n in found.kinds.items():
+        accuracy = n["correct"] / n["items"]
+        table.add_row(kind, str(n["items"]), f"{accuracy:.0%}", found.routes[kind])
+    table.add_row("all", str(found.items), f"{found.accuracy or 0:.0%}", "")
+    console.print(table)
+    console.print(f"{found.correct}/{found.items} kinds found ({found.method})")

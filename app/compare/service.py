@@ -126,8 +126,11 @@ def run_comparison(
     query: str,
     options: ComparisonOptions,
     on_token: TokenSink | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Comparison:
     """Run `query` through the levels of `scenario`, store and return the comparison.
+    `labels` are stored in its settings beside the options it ran with (say who asked:
+    the OpenAI-compatible endpoint marks its calls `served`).
     Raises NotFound (unknown scenario), NotReady (models loading), Busy (queue full)."""
     embedder, engine = runtime.models()
     record = get_scenario(session, scenario)
@@ -165,6 +168,7 @@ def run_comparison(
         generated,
         runtime,
         query_tokens=embedder.count_tokens(query),
+        labels=labels or {},
     )
     return get_comparison(session, comparison.id)
 
@@ -266,9 +270,11 @@ def store(
     runtime: Runtime,
     *,
     query_tokens: int,
+    labels: dict[str, str],
 ) -> Comparison:
     shares = machine_shares(generated)
-    comparison = Comparison(scenario_id=scenario.id, query=query, settings=asdict(options))
+    settings = {**asdict(options), **labels}
+    comparison = Comparison(scenario_id=scenario.id, query=query, settings=settings)
     embedder, engine = runtime.models()
     for p in planned:
         result = describe(p, engine, embedder.name, runtime.settings)

@@ -73,10 +73,17 @@ def get_comparison(session: Session, comparison_id: int) -> Comparison:
     return comparison
 
 
-def comparisons_query(scenario: str | None = None, text: str | None = None) -> Select:
+def comparisons_query(
+    scenario: str | None = None, text: str | None = None, served: bool | None = None
+) -> Select:
+    """Comparisons with their results (`served`: only calls to the OpenAI-compatible
+    endpoint, or only the others)."""
     statement = select(Comparison).options(
         selectinload(Comparison.results), selectinload(Comparison.scenario)
     )
+    if served is not None:
+        is_served = Comparison.settings.has_key("served")
+        statement = statement.where(is_served if served else ~is_served)
     if scenario:
         statement = statement.join(Scenario).where(Scenario.slug == scenario)
     if text:
@@ -90,13 +97,19 @@ def like_escape(text: str) -> str:
 
 
 def list_comparisons(
-    session: Session, *, scenario: str | None, limit: int, offset: int, q: str | None = None
+    session: Session,
+    *,
+    scenario: str | None,
+    limit: int,
+    offset: int,
+    q: str | None = None,
+    served: bool | None = None,
 ) -> tuple[list[Comparison], int]:
     """A page of comparisons, newest first, and the total matching (`q`: text in the query,
-    case-insensitive)."""
+    case-insensitive; `served`: calls to the OpenAI-compatible endpoint, or the others)."""
     if scenario:
         get_scenario(session, scenario)
-    statement = comparisons_query(scenario, q)
+    statement = comparisons_query(scenario, q, served)
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     page = session.scalars(
         statement.order_by(Comparison.created_at.desc(), Comparison.id.desc())
