@@ -45,7 +45,13 @@ from app.db.session import make_engine, make_sessionmaker, migrate
 from app.rag.chunking import embedding_input
 from app.rag.embedding import Embedder
 from app.rag.ingest import SourceFile, ingest_files
-from app.rag.search import SearchMode, filtered_hnsw_scan, hybrid_search, vector_literal
+from app.rag.search import (
+    SearchMode,
+    filtered_hnsw_scan,
+    hybrid_search,
+    settings_fusion,
+    vector_literal,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BENCH_DATABASE = "tritune_bench"
@@ -291,8 +297,7 @@ def time_searches(sessions, scenario_id, queries, vectors, settings, modes=None)
                     query=query,
                     embedding=vector,
                     k=10,
-                    candidates=settings.candidates,
-                    rrf_k=settings.rrf_k,
+                    fusion=settings_fusion(settings),
                     ef_search=settings.hnsw_ef_search,
                     mode=mode,
                 )

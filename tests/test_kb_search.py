@@ -7,6 +7,7 @@ from sqlalchemy import func, select, text
 
 from app.db.models import Chunk
 from app.db.queries import get_scenario
+from app.rag.fusion import Fusion
 from app.rag.search import SearchMode, hybrid_search, search_scenario, vector_literal
 from tests.kb_files import drop_scenario, new_scenario
 
@@ -121,7 +122,7 @@ def test_a_filtered_hnsw_search_still_returns_k_rows(runtime, session, monkeypat
             query=query,
             embedding=embedding,
             k=count,
-            candidates=count,
+            fusion=Fusion(candidates=count),
             ef_search=10,
             mode=SearchMode.vector,
             document_id=document_id,
@@ -156,7 +157,7 @@ def test_search_api_modes_filter_and_empty_query(client, session, kb):
     first = body["hits"][0]
     assert first["rank"] == 1 and first["source"] == "supplier-memo.md"
     assert first["keyword_rank"] == 1 and first["vector_rank"] is not None
-    assert abs(first["score"] - (1 / 61 + 1 / (60 + first["vector_rank"]))) < 1e-9
+    assert abs(first["score"] - (0.5 / 61 + 1 / (60 + first["vector_rank"]))) < 1e-9
     keyword = client.get(url, params={"q": RARE_QUERY, "mode": "keyword"}).json()["hits"]
     assert all(h["vector_rank"] is None for h in keyword)
     doc = first["document_id"]

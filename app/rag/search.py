@@ -25,8 +25,10 @@ filter applies to both sides.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 from sqlalchemy import text
@@ -35,6 +37,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db.models import Scenario
 from app.rag.embedding import Embedder
+from app.rag.fusion import Fusion
 from app.rag.reembed import require_embedding_model
 
 HYBRID_SQL = text(
@@ -90,7 +93,8 @@ fused AS (
     SELECT coalesce(v.id, k.id) AS id,
            v.rank AS vector_rank, v.score AS vector_score,
            k.rank AS keyword_rank, k.score AS keyword_score,
-           coalesce(1.0 / (:rrf_k + v.rank), 0) + coalesce(1.0 / (:rrf_k + k.rank), 0) AS score
+           coalesce(CAST(:vector_weight AS float8) / (:rrf_k + v.rank), 0)
+           + coalesce(CAST(:keyword_weight AS float8) / (:rrf_k + k.rank), 0) AS score
     FROM vector_side v FULL OUTER JOIN keyword_side k ON v.id = k.id
 )
 SELECT f.*, c.document_id, c.heading, c.text, c.token_count, d.title, d.source
@@ -109,6 +113,7 @@ class SearchMode(StrEnum):
     keyword = "keyword"
 
 
+DEFAULT_FUSION = Fusion()  # the settings' defaults
 IDF_SAMPLE = 2000  # chunks that document frequencies are counted on (module docstring)
 COMMON_SHARE = 0.01  # words in this share of a full sample only add to scores
 
@@ -127,6 +132,23 @@ class ChunkHit:
     vector_score: float | None
     keyword_rank: int | None
     keyword_score: float | None
+
+
+def settings_fusion(settings: Settings, prompt: Mapping[str, Any] | None = None) -> Fusion:
+    """The fusion a search runs with: the rag prompt version's tuned values (its `rag_*`
+    fields) where it sets them, else the settings'."""
+    own = prompt or {}
+
+    def pick(field: str, default: Any) -> Any:
+        value = own.get(f"rag_{field}")
+        return default if value is None else value
+
+    return Fusion(
+        vector_weight=pick("vector_weight", settings.vector_weight),
+        keyword_weight=pick("keyword_weight", settings.keyword_weight),
+        rrf_k=settings.rrf_k,
+        candidates=pick("candidates", settings.candidates),
+    )
 
 
 def filtered_hnsw_scan(session: Session, ef_search: int) -> None:
@@ -148,16 +170,15 @@ def hybrid_search(
     query: str,
     embedding: np.ndarray,
     k: int,
-    candidates: int = 40,
-    rrf_k: int = 60,
+    fusion: Fusion = DEFAULT_FUSION,
     ef_search: int = 80,
     mode: SearchMode = SearchMode.hybrid,
     document_id: int | None = None,
 ) -> list[ChunkHit]:
-    """The `k` best chunks of a scenario for `query` by RRF over vector and keyword ranks
-    (`mode`: both, or one side alone), optionally of one document only."""
+    """The `k` best chunks of a scenario for `query` by weighted RRF over vector and keyword
+    ranks (`mode`: both, or one side alone), optionally of one document only."""
     filtered_hnsw_scan(session, ef_search)
-    candidates = max(candidates, k)
+    candidates = max(fusion.candidates, k)
     rows = session.execute(
         HYBRID_SQL,
         {
@@ -167,7 +188,9 @@ def hybrid_search(
             "document_id": document_id,
             "vector_candidates": 0 if mode == SearchMode.keyword else candidates,
             "keyword_candidates": 0 if mode == SearchMode.vector else candidates,
-            "rrf_k": rrf_k,
+            "rrf_k": fusion.rrf_k,
+            "vector_weight": fusion.vector_weight,
+            "keyword_weight": fusion.keyword_weight,
             "idf_sample": IDF_SAMPLE,
             "common_share": COMMON_SHARE,
             "k": k,
@@ -213,8 +236,7 @@ def search_scenario(
         query=query,
         embedding=embedder.embed_one(query),
         k=k,
-        candidates=settings.candidates,
-        rrf_k=settings.rrf_k,
+        fusion=settings_fusion(settings),
         ef_search=settings.hnsw_ef_search,
         mode=mode,
         document_id=document_id,
