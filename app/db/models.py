@@ -78,6 +78,12 @@ class Scenario(Base):
     # the `rag` level: its system message and its user message (sources and question)
     rag_instruction: Mapped[str] = mapped_column(Text, default=DEFAULT_RAG_INSTRUCTION)
     rag_template: Mapped[str] = mapped_column(Text, default=DEFAULT_RAG_TEMPLATE)
+    # its retrieval (NULL: the settings'): chunks in the prompt, rows each side of hybrid
+    # search fuses, the fusion's weights; `tritune tune rag` chooses them
+    rag_top_k: Mapped[int | None] = mapped_column(Integer)
+    rag_candidates: Mapped[int | None] = mapped_column(Integer)
+    rag_vector_weight: Mapped[float | None] = mapped_column(Float)
+    rag_keyword_weight: Mapped[float | None] = mapped_column(Float)
     # the `finetune` level's system message (NULL: the one of the adapter's training data)
     finetune_system_prompt: Mapped[str | None] = mapped_column(Text)
     output_schema: Mapped[dict[str, Any] | None]

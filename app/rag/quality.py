@@ -54,13 +54,17 @@ def rank_of(hits: list[ChunkHit], source: str) -> int | None:
     return next((n for n, hit in enumerate(hits, 1) if hit.source == source), None)
 
 
+def hit_rate(ranks: list[int | None], k: int) -> float:
+    """The share of questions answered within the first `k` chunks."""
+    return sum(1 for r in ranks if r and r <= k) / max(1, len(ranks))
+
+
 def quality(ranks: Iterable[int | None]) -> dict[str, float]:
     """hit@1/3/10 and MRR@10 of the questions' ranks (None: not found)."""
     ranks = list(ranks)
-    count = max(1, len(ranks))
-    metrics = {f"hit@{k}": sum(1 for r in ranks if r and r <= k) / count for k in HIT_AT}
+    metrics = {f"hit@{k}": hit_rate(ranks, k) for k in HIT_AT}
     reciprocal = sum(1 / r for r in ranks if r and r <= MRR_DEPTH)
-    metrics["mrr"] = reciprocal / count
+    metrics["mrr"] = reciprocal / max(1, len(ranks))
     return metrics
 
 

@@ -113,6 +113,8 @@ class SearchMode(StrEnum):
     keyword = "keyword"
 
 
+# A scenario's retrieval settings (app/db/models.py, part of the rag level's prompt version)
+RETRIEVAL_FIELDS = ("rag_top_k", "rag_candidates", "rag_vector_weight", "rag_keyword_weight")
 DEFAULT_FUSION = Fusion()  # the settings' defaults
 IDF_SAMPLE = 2000  # chunks that document frequencies are counted on (module docstring)
 COMMON_SHARE = 0.01  # words in this share of a full sample only add to scores
@@ -226,17 +228,18 @@ def search_scenario(
     mode: SearchMode = SearchMode.hybrid,
     document_id: int | None = None,
 ) -> list[ChunkHit]:
-    """Search a scenario's knowledge base with the loaded embedding model (the search API,
-    the playground page and the CLI). EmbeddingModelMismatch (409) when its chunks were
-    embedded with another model."""
+    """Search a scenario's knowledge base with the loaded embedding model and the scenario's
+    own fusion settings (the search API, the playground page and the CLI).
+    EmbeddingModelMismatch (409) when its chunks were embedded with another model."""
     require_embedding_model(session, scenario=scenario, model=embedder.name)
+    own = {name: getattr(scenario, name) for name in RETRIEVAL_FIELDS}
     return hybrid_search(
         session,
         scenario_id=scenario.id,
         query=query,
         embedding=embedder.embed_one(query),
         k=k,
-        fusion=settings_fusion(settings),
+        fusion=settings_fusion(settings, own),
         ef_search=settings.hnsw_ef_search,
         mode=mode,
         document_id=document_id,
