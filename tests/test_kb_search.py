@@ -130,7 +130,7 @@ def test_a_filtered_hnsw_search_still_returns_k_rows(runtime, session, monkeypat
         plan = session.execute(
             text(
                 "EXPLAIN SELECT id FROM chunks WHERE scenario_id = :s AND document_id = :d "
-                "ORDER BY embedding <=> CAST(:e AS vector) LIMIT :k"
+                "ORDER BY CAST(embedding AS halfvec(384)) <=> CAST(:e AS halfvec(384)) LIMIT :k"
             ),
             {"s": scenario.id, "d": document_id, "e": vector_literal(embedding), "k": count},
         ).scalars()
