@@ -180,3 +180,25 @@ def test_search_playground_shows_ranks_and_scores_from_both_sides(client, kb):
     )
     assert fragment.status_code == 422 and "<html" not in fragment.text
     assert "empty query" in fragment.text
+
+
+def test_in_a_sampled_collection_common_words_match_where_no_other_word_does(
+    runtime, session, kb, monkeypatch
+):
+    """A collection larger than the IDF sample (here: a sample of all 6 chunks, so every word
+    in a chunk is common) finds chunks through its selective words; a query whose only
+    uncommon word is in no chunk matches on all its common words instead of nothing, and at
+    most COMMON_MATCHES of those chunks are scored."""
+    from app.rag import search as search_module
+
+    monkeypatch.setattr(search_module, "IDF_SAMPLE", len(DOCUMENTS))
+    assert sources(runtime, session, "Quellfoam invoices", SearchMode.keyword) == [
+        "supplier-memo.md"
+    ]
+    query = "Do parkas keep you warm in Zyxqwv weather?"  # 'zyxqwv' is in no chunk
+    assert sources(runtime, session, query, SearchMode.keyword) == ["parkas.md"]
+    assert len(sources(runtime, session, "what keeps you warm", SearchMode.keyword)) == 1
+    both = sources(runtime, session, "keeps", SearchMode.keyword)
+    assert sorted(both) == ["coats.md", "parkas.md"]
+    monkeypatch.setattr(search_module, "COMMON_MATCHES", 1)
+    assert len(sources(runtime, session, "keeps", SearchMode.keyword)) == 1
