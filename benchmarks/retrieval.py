@@ -20,8 +20,11 @@ with the model and gives each chunk the normalised sum of its parts' vectors, so
 have the model's geometry at a fraction of the cost. The table says which was used.
 
     .venv/bin/python benchmarks/retrieval.py [--sizes 10000 100000] [--queries 100]
-        [--vectors model|composed] [--ingest-chunks 1000]
+        [--vectors model|composed] [--ingest-chunks 1000] [--ef-search 80 120] [--keep]
 
+Every run reports the machine's load average at its start and end, and each mode's CPU time
+per query beside its wall time (on shared cores the wall time includes waiting for one).
+Ingest is reported against sentence-transformers' own encode rate on the same texts.
 Prints a table and writes benchmarks/results/retrieval.json.
 """
 
