@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.cores import usable_cores
@@ -121,8 +121,16 @@ class Settings(BaseSettings):
         768, ge=64, description="Most tokens of retrieved text the rag level adds."
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    vector_weight: float = Field(
+        1.0, ge=0, le=10, description="Weight of the vector ranking in hybrid search's fusion."
+    )
+    keyword_weight: float = Field(  # 0.5: measured in docs/knowledge-base.md
+        0.5, ge=0, le=10, description="Weight of the keyword ranking in hybrid search's fusion."
+    )
     candidates: int = Field(40, ge=1, description="Rows each side of hybrid search fuses.")
-    hnsw_ef_search: int = Field(80, ge=1, le=1000, description="pgvector hnsw.ef_search per query.")
+    hnsw_ef_search: int = Field(  # 200: recall@10 >= 0.95 at 100k chunks (docs/measured.md)
+        200, ge=1, le=1000, description="pgvector hnsw.ef_search per query."
+    )
     chunk_tokens: int = Field(160, ge=16, description="Chunk size in embedding tokens.")
     chunk_overlap: int = Field(32, ge=0, description="Overlap between chunks, in tokens.")
     max_query_chars: int = Field(4000, ge=1, description="Longest query accepted.")
@@ -187,6 +195,13 @@ class Settings(BaseSettings):
     def keep_default_prices(cls, prices: dict[str, LevelPrice]) -> dict[str, LevelPrice]:
         """Setting one level's price keeps the defaults of the others."""
         return {**default_prices(), **prices}
+
+    @model_validator(mode="after")
+    def one_side_weighs(self) -> Settings:
+        """Hybrid search needs at least one side of its fusion to count."""
+        if self.vector_weight == 0 and self.keyword_weight == 0:
+            raise ValueError("TRITUNE_VECTOR_WEIGHT and TRITUNE_KEYWORD_WEIGHT cannot both be 0")
+        return self
 
     def price(self, level: str) -> LevelPrice:
         """The level's price; a level missing from the table costs nothing per token."""

@@ -20,7 +20,8 @@ def test_schema_has_vector_and_text_indexes(session):
             text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'chunks'")
         ).all()
     )
-    assert "USING hnsw (embedding vector_cosine_ops)" in indexes["ix_chunks_embedding_hnsw"]
+    hnsw = "USING hnsw (((embedding)::halfvec(384)) halfvec_cosine_ops)"  # revision 0010
+    assert hnsw in indexes["ix_chunks_embedding_hnsw"]
     assert "USING gin (tsv)" in indexes["ix_chunks_tsv_gin"]
     column = session.execute(
         text(

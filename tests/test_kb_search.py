@@ -7,6 +7,7 @@ from sqlalchemy import func, select, text
 
 from app.db.models import Chunk
 from app.db.queries import get_scenario
+from app.rag.fusion import Fusion
 from app.rag.search import SearchMode, hybrid_search, search_scenario, vector_literal
 from tests.kb_files import drop_scenario, new_scenario
 
@@ -121,7 +122,7 @@ def test_a_filtered_hnsw_search_still_returns_k_rows(runtime, session, monkeypat
             query=query,
             embedding=embedding,
             k=count,
-            candidates=count,
+            fusion=Fusion(candidates=count),
             ef_search=10,
             mode=SearchMode.vector,
             document_id=document_id,
@@ -129,7 +130,7 @@ def test_a_filtered_hnsw_search_still_returns_k_rows(runtime, session, monkeypat
         plan = session.execute(
             text(
                 "EXPLAIN SELECT id FROM chunks WHERE scenario_id = :s AND document_id = :d "
-                "ORDER BY embedding <=> CAST(:e AS vector) LIMIT :k"
+                "ORDER BY CAST(embedding AS halfvec(384)) <=> CAST(:e AS halfvec(384)) LIMIT :k"
             ),
             {"s": scenario.id, "d": document_id, "e": vector_literal(embedding), "k": count},
         ).scalars()
@@ -156,7 +157,7 @@ def test_search_api_modes_filter_and_empty_query(client, session, kb):
     first = body["hits"][0]
     assert first["rank"] == 1 and first["source"] == "supplier-memo.md"
     assert first["keyword_rank"] == 1 and first["vector_rank"] is not None
-    assert abs(first["score"] - (1 / 61 + 1 / (60 + first["vector_rank"]))) < 1e-9
+    assert abs(first["score"] - (0.5 / 61 + 1 / (60 + first["vector_rank"]))) < 1e-9
     keyword = client.get(url, params={"q": RARE_QUERY, "mode": "keyword"}).json()["hits"]
     assert all(h["vector_rank"] is None for h in keyword)
     doc = first["document_id"]
@@ -179,3 +180,25 @@ def test_search_playground_shows_ranks_and_scores_from_both_sides(client, kb):
     )
     assert fragment.status_code == 422 and "<html" not in fragment.text
     assert "empty query" in fragment.text
+
+
+def test_in_a_sampled_collection_common_words_match_where_no_other_word_does(
+    runtime, session, kb, monkeypatch
+):
+    """A collection larger than the IDF sample (here: a sample of all 6 chunks, so every word
+    in a chunk is common) finds chunks through its selective words; a query whose only
+    uncommon word is in no chunk matches on all its common words instead of nothing, and at
+    most COMMON_MATCHES of those chunks are scored."""
+    from app.rag import search as search_module
+
+    monkeypatch.setattr(search_module, "IDF_SAMPLE", len(DOCUMENTS))
+    assert sources(runtime, session, "Quellfoam invoices", SearchMode.keyword) == [
+        "supplier-memo.md"
+    ]
+    query = "Do parkas keep you warm in Zyxqwv weather?"  # 'zyxqwv' is in no chunk
+    assert sources(runtime, session, query, SearchMode.keyword) == ["parkas.md"]
+    assert len(sources(runtime, session, "what keeps you warm", SearchMode.keyword)) == 1
+    both = sources(runtime, session, "keeps", SearchMode.keyword)
+    assert sorted(both) == ["coats.md", "parkas.md"]
+    monkeypatch.setattr(search_module, "COMMON_MATCHES", 1)
+    assert len(sources(runtime, session, "keeps", SearchMode.keyword)) == 1

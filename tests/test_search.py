@@ -37,9 +37,10 @@ def test_results_are_fused_from_both_sides_and_ordered(runtime, session):
     assert len(hits) == 8
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert any(h.vector_rank and h.keyword_rank for h in hits)
-    for hit in hits:
-        expected = sum(1 / (60 + r) for r in (hit.vector_rank, hit.keyword_rank) if r)
-        assert abs(hit.score - expected) < 1e-9
+    for hit in hits:  # weighted RRF with the default weights (vector 1, keyword 0.5)
+        vector = 1 / (60 + hit.vector_rank) if hit.vector_rank else 0
+        keyword = 0.5 / (60 + hit.keyword_rank) if hit.keyword_rank else 0
+        assert abs(hit.score - (vector + keyword)) < 1e-9
 
 
 def test_a_query_of_stopwords_still_gets_vector_results(runtime, session):

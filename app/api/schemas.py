@@ -47,6 +47,11 @@ class ScenarioPublic(BaseModel):
     pricing_profile: str | None
     pricing: str | None
     prompt_versions: dict[str, int]  # level -> its latest version's number
+    # the rag level's retrieval settings (revision 0010; null: the settings')
+    rag_top_k: int | None
+    rag_candidates: int | None
+    rag_vector_weight: float | None
+    rag_keyword_weight: float | None
 
 
 class PromptVersionPublic(BaseModel):

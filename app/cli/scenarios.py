@@ -72,6 +72,18 @@ Note = Annotated[
     str, typer.Option(help="Why the prompts change: the note of the new prompt versions.")
 ]
 OutputSchema = Annotated[str | None, typer.Option(help="JSON schema of the expected output.")]
+RagTopK = Annotated[
+    int | None, typer.Option(help="Chunks the rag level puts in the prompt (default: setting).")
+]
+RagCandidates = Annotated[
+    int | None, typer.Option(help="Rows each side of the rag level's hybrid search fuses.")
+]
+RagVectorWeight = Annotated[
+    float | None, typer.Option(help="Weight of the vector ranking in the rag level's fusion.")
+]
+RagKeywordWeight = Annotated[
+    float | None, typer.Option(help="Weight of the keyword ranking in the rag level's fusion.")
+]
 MaxNewTokens = Annotated[int | None, typer.Option(help="Default generation length.")]
 Temperature = Annotated[float | None, typer.Option(help="Default temperature.")]
 
@@ -135,6 +147,10 @@ def create(
     rag_instruction_file: TextFile = None,
     rag_template: RagTemplate = None,
     rag_template_file: TextFile = None,
+    rag_top_k: RagTopK = None,
+    rag_candidates: RagCandidates = None,
+    rag_vector_weight: RagVectorWeight = None,
+    rag_keyword_weight: RagKeywordWeight = None,
     finetune_system_prompt: FinetuneSystemPrompt = None,
     finetune_system_prompt_file: TextFile = None,
     few_shot_selection: FewShotSelection = None,
@@ -160,6 +176,10 @@ def create(
         few_shot_k=few_shot_k,
         rag_instruction=text_value("rag-instruction", rag_instruction, rag_instruction_file),
         rag_template=text_value("rag-template", rag_template, rag_template_file),
+        rag_top_k=rag_top_k,
+        rag_candidates=rag_candidates,
+        rag_vector_weight=rag_vector_weight,
+        rag_keyword_weight=rag_keyword_weight,
         finetune_system_prompt=text_value(
             "finetune-system-prompt", finetune_system_prompt, finetune_system_prompt_file
         ),
@@ -196,6 +216,10 @@ def edit(
     rag_instruction_file: TextFile = None,
     rag_template: RagTemplate = None,
     rag_template_file: TextFile = None,
+    rag_top_k: RagTopK = None,
+    rag_candidates: RagCandidates = None,
+    rag_vector_weight: RagVectorWeight = None,
+    rag_keyword_weight: RagKeywordWeight = None,
     finetune_system_prompt: FinetuneSystemPrompt = None,
     finetune_system_prompt_file: TextFile = None,
     few_shot_selection: FewShotSelection = None,
@@ -229,6 +253,10 @@ def edit(
         few_shot_dataset_id=few_shot_dataset,
         rag_instruction=text_value("rag-instruction", rag_instruction, rag_instruction_file),
         rag_template=text_value("rag-template", rag_template, rag_template_file),
+        rag_top_k=rag_top_k,
+        rag_candidates=rag_candidates,
+        rag_vector_weight=rag_vector_weight,
+        rag_keyword_weight=rag_keyword_weight,
         finetune_system_prompt=text_value(
             "finetune-system-prompt", finetune_system_prompt, finetune_system_prompt_file
         ),

@@ -66,8 +66,8 @@ class ComparisonOptions:
         versions: dict[str, PromptVersion] | None = None,
     ) -> RunOptions:
         """Every default filled in: the scenario's default generation settings where it sets
-        them, few-shot k as the prompt version sets it (a fixed list: its length), else
-        `settings`."""
+        them, few-shot k as the prompt version sets it (a fixed list: its length), top_k as
+        the rag version sets it, else `settings`."""
 
         def first(*values: Any) -> Any:
             return next(v for v in values if v is not None)
@@ -75,6 +75,7 @@ class ComparisonOptions:
         own = scenario or Scenario()  # a scenario that sets nothing
         versions = versions or {}
         prompt = versions["prompt"].content if "prompt" in versions else {}
+        rag = versions["rag"].content if "rag" in versions else {}
         fixed = (
             prompt.get("few_shot_examples") if prompt.get("few_shot_selection") == "fixed" else None
         )
@@ -82,7 +83,7 @@ class ComparisonOptions:
             levels=self.levels or level_names(),
             max_new_tokens=self.max_new_tokens or own.max_new_tokens or settings.max_new_tokens,
             temperature=first(self.temperature, own.temperature, settings.temperature),
-            top_k=self.top_k or settings.top_k,
+            top_k=first(self.top_k, rag.get("rag_top_k"), settings.top_k),
             few_shot_k=first(
                 self.few_shot_k,
                 prompt.get("few_shot_k"),

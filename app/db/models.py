@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pgvector.sqlalchemy import Vector
+from pgvector.sqlalchemy import HALFVEC, Vector
 from sqlalchemy import (
     Boolean,
     Computed,
@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    cast,
     func,
     text,
 )
@@ -78,6 +79,12 @@ class Scenario(Base):
     # the `rag` level: its system message and its user message (sources and question)
     rag_instruction: Mapped[str] = mapped_column(Text, default=DEFAULT_RAG_INSTRUCTION)
     rag_template: Mapped[str] = mapped_column(Text, default=DEFAULT_RAG_TEMPLATE)
+    # its retrieval (NULL: the settings'): chunks in the prompt, rows each side of hybrid
+    # search fuses, the fusion's weights; `tritune tune rag` chooses them
+    rag_top_k: Mapped[int | None] = mapped_column(Integer)
+    rag_candidates: Mapped[int | None] = mapped_column(Integer)
+    rag_vector_weight: Mapped[float | None] = mapped_column(Float)
+    rag_keyword_weight: Mapped[float | None] = mapped_column(Float)
     # the `finetune` level's system message (NULL: the one of the adapter's training data)
     finetune_system_prompt: Mapped[str | None] = mapped_column(Text)
     output_schema: Mapped[dict[str, Any] | None]
@@ -141,13 +148,6 @@ class Chunk(Base):
         Index("ix_chunks_scenario_id", "scenario_id"),
         # finds chunks embedded with another model without reading them all (revision 0002)
         Index("ix_chunks_scenario_embedding_model", "scenario_id", "embedding_model"),
-        Index(
-            "ix_chunks_embedding_hnsw",
-            "embedding",
-            postgresql_using="hnsw",
-            postgresql_with={"m": 16, "ef_construction": 64},
-            postgresql_ops={"embedding": "vector_cosine_ops"},
-        ),
         Index("ix_chunks_tsv_gin", "tsv", postgresql_using="gin"),
     )
 
@@ -166,6 +166,17 @@ class Chunk(Base):
     )
 
     document: Mapped[Document] = relationship(back_populates="chunks")
+
+
+# HNSW over the embeddings cast to 16-bit floats; search re-scores its candidates at full
+# precision (app/rag/search.py says why; revision 0010)
+Index(
+    "ix_chunks_embedding_hnsw",
+    cast(Chunk.embedding, HALFVEC(EMBEDDING_DIM)).label("embedding_halfvec"),
+    postgresql_using="hnsw",
+    postgresql_with={"m": 16, "ef_construction": 64},
+    postgresql_ops={"embedding_halfvec": "halfvec_cosine_ops"},
+)
 
 
 class Dataset(Base):

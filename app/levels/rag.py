@@ -17,7 +17,7 @@ from app.evals.wording import metric, pct
 from app.levels.base import Level, LevelInputs, LevelPlan, LevelUnavailable, register
 from app.rag.embedding import embedding_model_name
 from app.rag.reembed import mismatch_message, other_models
-from app.rag.search import ChunkHit, hybrid_search
+from app.rag.search import RETRIEVAL_FIELDS, ChunkHit, hybrid_search, settings_fusion
 from app.scenarios.prompts import render, text_record
 
 
@@ -59,7 +59,9 @@ class RagLevel(Level):
     rank = 20  # a knowledge base to keep, no training
     default_price = LevelPrice(input_usd_per_mtok=0.15, output_usd_per_mtok=0.60)
     uses_query_embedding = True
-    prompt_fields = ("rag_instruction", "rag_template")
+    # the prompt's texts, then its retrieval settings (NULL: the settings'; a version from
+    # before they were kept lacks them, which reads the same)
+    prompt_fields = ("rag_instruction", "rag_template", *RETRIEVAL_FIELDS)
 
     def fixed_costs(self, profile: PricingProfile, inputs: ScenarioFixedInputs) -> FixedCosts:
         """Embedding the knowledge base once, and keeping it in a vector store."""
@@ -79,14 +81,14 @@ class RagLevel(Level):
         others = other_models(inputs.session, scenario_id=inputs.scenario.id, model=model)
         if others:  # the query's vector and those chunks are not comparable
             raise LevelUnavailable(mismatch_message(inputs.scenario, model, others))
+        prompt = inputs.prompt(self.name)
         hits = hybrid_search(
             inputs.session,
             scenario_id=inputs.scenario.id,
             query=inputs.query,
             embedding=inputs.query_embedding,
             k=inputs.top_k,
-            candidates=inputs.settings.candidates,
-            rrf_k=inputs.settings.rrf_k,
+            fusion=settings_fusion(inputs.settings, prompt),
             ef_search=inputs.settings.hnsw_ef_search,
         )
         if not hits:
@@ -94,7 +96,6 @@ class RagLevel(Level):
                 f"scenario {inputs.scenario.slug!r} has no documents to retrieve from"
             )
         hits = fit_budget(hits, inputs.settings.context_token_budget)
-        prompt = inputs.prompt(self.name)
         messages = prompt_messages(inputs.scenario, prompt, hits, inputs.query)
         context = [
             {

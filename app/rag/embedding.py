@@ -34,18 +34,25 @@ class Embedder:
         if not texts:
             # no rows; a model that does not state its width (None) gets width 0
             return np.zeros((0, self.dimensions or 0), dtype=np.float32)
+        # Batches of similar lengths pad less (encode sorts within one call; the batches are
+        # made here, so the sort is too); the rows go back in the texts' order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        ordered = [texts[i] for i in order]
         parts = []
-        for start in range(0, len(texts), batch_size):
+        for start in range(0, len(ordered), batch_size):
             with self._lock, CORES:
                 parts.append(
                     self._model.encode(
-                        texts[start : start + batch_size],
+                        ordered[start : start + batch_size],
                         batch_size=batch_size,
                         normalize_embeddings=True,
                         convert_to_numpy=True,
                     )
                 )
-        return np.concatenate(parts).astype(np.float32, copy=False)
+        vectors = np.concatenate(parts).astype(np.float32, copy=False)
+        rows = np.empty_like(vectors)
+        rows[order] = vectors
+        return rows
 
     def embed_one(self, text: str) -> np.ndarray:
         return self.embed([text])[0]

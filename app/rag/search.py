@@ -1,8 +1,15 @@
 """Hybrid retrieval: HNSW cosine search and Postgres full-text search, fused with
 reciprocal rank fusion (RRF) in one SQL statement.
 
-Each side ranks its best `candidates` chunks; a chunk's fused score is
-`1/(rrf_k + vector_rank) + 1/(rrf_k + keyword_rank)`, a missing side adding nothing.
+Each side ranks its best `candidates` chunks; a chunk's fused score is weighted RRF,
+`vector_weight/(rrf_k + vector_rank) + keyword_weight/(rrf_k + keyword_rank)`, a missing side
+adding nothing (app/rag/fusion.py).
+
+The vector side finds its candidates through the HNSW index on the embeddings cast to
+`halfvec` (16-bit floats: half the index of full vectors, so more of it stays in memory, and
+cheaper distances), then ranks and scores them by the full-precision cosine distance
+(re-scoring): at 100k chunks the halfvec index answered in half the time of the `vector` one
+at the same `ef_search`, with the same recall (docs/knowledge-base.md).
 Keyword search ORs the query's lexemes (plain `plainto_tsquery` would AND them and miss
 most chunks for a natural-language question) and scores a chunk BM25-style, since
 `ts_rank_cd` alone has no inverse document frequency (a rare product name would weigh no more
@@ -16,7 +23,13 @@ through the GIN index costs more than the rest of the search).
 In a collection larger than the sample, the chunks are found through the query's selective
 words, as search engines treat very common words: a word in `COMMON_SHARE` or more of the
 sample still adds to the score of the chunks found, without making nearly every chunk a
-candidate to be scored. A query of common words only matches on all of them.
+candidate to be scored. Where no selective word is in any chunk (a query of common words
+only, or its other words absent from the collection), the chunks holding all the common
+words are the candidates, the first `COMMON_MATCHES` of them: scoring every chunk holding
+"tent" and "trail" (60% of a 100k benchmark collection) took over 300 ms, and among so many
+the keyword side ranks little; the vector side does. (Matching any common word, as before,
+made nearly every chunk a candidate; matching only the selective words left 19 of 100
+benchmark queries without keyword results, their one uncommon word being absent.)
 
 The modes `vector` and `keyword` run the same statement with the other side's candidate count
 at zero, so the three modes differ only in which ranks are fused. An optional document
@@ -25,8 +38,10 @@ filter applies to both sides.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 from sqlalchemy import text
@@ -35,19 +50,24 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db.models import Scenario
 from app.rag.embedding import Embedder
+from app.rag.fusion import Fusion
 from app.rag.reembed import require_embedding_model
 
 HYBRID_SQL = text(
     """
-WITH vector_side AS (
-    SELECT c.id,
-           row_number() OVER (ORDER BY c.embedding <=> CAST(:embedding AS vector)) AS rank,
-           1 - (c.embedding <=> CAST(:embedding AS vector)) AS score
+WITH vector_candidates AS MATERIALIZED (
+    SELECT c.id, c.embedding
     FROM chunks c
     WHERE c.scenario_id = :scenario_id
       AND (CAST(:document_id AS integer) IS NULL OR c.document_id = :document_id)
-    ORDER BY c.embedding <=> CAST(:embedding AS vector)
+    ORDER BY CAST(c.embedding AS halfvec(384)) <=> CAST(:embedding AS halfvec(384))
     LIMIT :vector_candidates
+),
+vector_side AS (
+    SELECT v.id,
+           row_number() OVER (ORDER BY v.embedding <=> CAST(:embedding AS vector), v.id) AS rank,
+           1 - (v.embedding <=> CAST(:embedding AS vector)) AS score
+    FROM vector_candidates v
 ),
 terms AS (
     SELECT quote_literal(t.lexeme)::tsquery AS tq
@@ -65,40 +85,54 @@ term_weights AS MATERIALIZED (  -- once per query, not once per matching chunk
     FROM terms t, sample_size s,
          LATERAL (SELECT count(*)::float AS df FROM idf_sample x WHERE x.tsv @@ t.tq) f
 ),
-matching AS (
-    SELECT coalesce(
-        (SELECT string_agg(tq::text, ' | ') FROM term_weights
-         WHERE NOT (sampled AND share >= :common_share)),
-        (SELECT string_agg(tq::text, ' | ') FROM term_weights)
-    )::tsquery AS tsq
+matching AS (  -- the selective words, any of them; the common ones, all of them
+    SELECT (SELECT string_agg(tq::text, ' | ') FROM term_weights
+            WHERE NOT (sampled AND share >= :common_share))::tsquery AS selective,
+           (SELECT string_agg(tq::text, ' & ') FROM term_weights
+            WHERE sampled AND share >= :common_share)::tsquery AS common
+),
+selective_matches AS MATERIALIZED (
+    SELECT c.id, c.tsv FROM chunks c
+    WHERE c.scenario_id = :scenario_id AND c.tsv @@ (SELECT selective FROM matching)
+      AND (CAST(:document_id AS integer) IS NULL OR c.document_id = :document_id)
+),
+keyword_matches AS (
+    SELECT id, tsv FROM selective_matches
+    UNION ALL  -- the common words only where no selective word matched (a one-time filter)
+    (SELECT c.id, c.tsv FROM chunks c
+     WHERE c.scenario_id = :scenario_id AND c.tsv @@ (SELECT common FROM matching)
+       AND (CAST(:document_id AS integer) IS NULL OR c.document_id = :document_id)
+       AND NOT EXISTS (SELECT 1 FROM selective_matches)
+     LIMIT :common_matches)
 ),
 keyword_side AS (
-    SELECT c.id,
-           row_number() OVER (ORDER BY s.score DESC, c.id) AS rank,
+    SELECT m.id,
+           row_number() OVER (ORDER BY s.score DESC, m.id) AS rank,
            s.score
-    FROM chunks c,
+    FROM keyword_matches m,
          LATERAL (
-             SELECT sum(w.idf * ts_rank_cd(c.tsv, w.tq, 32)) AS score
-             FROM term_weights w WHERE c.tsv @@ w.tq
+             SELECT sum(w.idf * ts_rank_cd(m.tsv, w.tq, 32)) AS score
+             FROM term_weights w WHERE m.tsv @@ w.tq
          ) s
-    WHERE c.scenario_id = :scenario_id AND c.tsv @@ (SELECT tsq FROM matching)
-      AND (CAST(:document_id AS integer) IS NULL OR c.document_id = :document_id)
-    ORDER BY s.score DESC, c.id
+    ORDER BY s.score DESC, m.id
     LIMIT :keyword_candidates
 ),
 fused AS (
     SELECT coalesce(v.id, k.id) AS id,
            v.rank AS vector_rank, v.score AS vector_score,
            k.rank AS keyword_rank, k.score AS keyword_score,
-           coalesce(1.0 / (:rrf_k + v.rank), 0) + coalesce(1.0 / (:rrf_k + k.rank), 0) AS score
+           coalesce(CAST(:vector_weight AS float8) / (:rrf_k + v.rank), 0)
+           + coalesce(CAST(:keyword_weight AS float8) / (:rrf_k + k.rank), 0) AS score
     FROM vector_side v FULL OUTER JOIN keyword_side k ON v.id = k.id
+),
+best AS (  -- the k best before reading their text, not every candidate's
+    SELECT * FROM fused ORDER BY score DESC, id LIMIT :k
 )
 SELECT f.*, c.document_id, c.heading, c.text, c.token_count, d.title, d.source
-FROM fused f
+FROM best f
 JOIN chunks c ON c.id = f.id
 JOIN documents d ON d.id = c.document_id
 ORDER BY f.score DESC, f.id
-LIMIT :k
 """
 )
 
@@ -109,8 +143,12 @@ class SearchMode(StrEnum):
     keyword = "keyword"
 
 
+# A scenario's retrieval settings (app/db/models.py, part of the rag level's prompt version)
+RETRIEVAL_FIELDS = ("rag_top_k", "rag_candidates", "rag_vector_weight", "rag_keyword_weight")
+DEFAULT_FUSION = Fusion()  # the settings' defaults
 IDF_SAMPLE = 2000  # chunks that document frequencies are counted on (module docstring)
 COMMON_SHARE = 0.01  # words in this share of a full sample only add to scores
+COMMON_MATCHES = 1000  # chunks scored at most when only common words match (docstring)
 
 
 @dataclass(frozen=True)
@@ -127,6 +165,23 @@ class ChunkHit:
     vector_score: float | None
     keyword_rank: int | None
     keyword_score: float | None
+
+
+def settings_fusion(settings: Settings, prompt: Mapping[str, Any] | None = None) -> Fusion:
+    """The fusion a search runs with: the rag prompt version's tuned values (its `rag_*`
+    fields) where it sets them, else the settings'."""
+    own = prompt or {}
+
+    def pick(field: str, default: Any) -> Any:
+        value = own.get(f"rag_{field}")
+        return default if value is None else value
+
+    return Fusion(
+        vector_weight=pick("vector_weight", settings.vector_weight),
+        keyword_weight=pick("keyword_weight", settings.keyword_weight),
+        rrf_k=settings.rrf_k,
+        candidates=pick("candidates", settings.candidates),
+    )
 
 
 def filtered_hnsw_scan(session: Session, ef_search: int) -> None:
@@ -148,16 +203,15 @@ def hybrid_search(
     query: str,
     embedding: np.ndarray,
     k: int,
-    candidates: int = 40,
-    rrf_k: int = 60,
-    ef_search: int = 80,
+    fusion: Fusion = DEFAULT_FUSION,
+    ef_search: int = 200,
     mode: SearchMode = SearchMode.hybrid,
     document_id: int | None = None,
 ) -> list[ChunkHit]:
-    """The `k` best chunks of a scenario for `query` by RRF over vector and keyword ranks
-    (`mode`: both, or one side alone), optionally of one document only."""
+    """The `k` best chunks of a scenario for `query` by weighted RRF over vector and keyword
+    ranks (`mode`: both, or one side alone), optionally of one document only."""
     filtered_hnsw_scan(session, ef_search)
-    candidates = max(candidates, k)
+    candidates = max(fusion.candidates, k)
     rows = session.execute(
         HYBRID_SQL,
         {
@@ -167,9 +221,12 @@ def hybrid_search(
             "document_id": document_id,
             "vector_candidates": 0 if mode == SearchMode.keyword else candidates,
             "keyword_candidates": 0 if mode == SearchMode.vector else candidates,
-            "rrf_k": rrf_k,
+            "rrf_k": fusion.rrf_k,
+            "vector_weight": fusion.vector_weight,
+            "keyword_weight": fusion.keyword_weight,
             "idf_sample": IDF_SAMPLE,
             "common_share": COMMON_SHARE,
+            "common_matches": COMMON_MATCHES,
             "k": k,
         },
     ).mappings()
@@ -203,18 +260,18 @@ def search_scenario(
     mode: SearchMode = SearchMode.hybrid,
     document_id: int | None = None,
 ) -> list[ChunkHit]:
-    """Search a scenario's knowledge base with the loaded embedding model (the search API,
-    the playground page and the CLI). EmbeddingModelMismatch (409) when its chunks were
-    embedded with another model."""
+    """Search a scenario's knowledge base with the loaded embedding model and the scenario's
+    own fusion settings (the search API, the playground page and the CLI).
+    EmbeddingModelMismatch (409) when its chunks were embedded with another model."""
     require_embedding_model(session, scenario=scenario, model=embedder.name)
+    own = {name: getattr(scenario, name) for name in RETRIEVAL_FIELDS}
     return hybrid_search(
         session,
         scenario_id=scenario.id,
         query=query,
         embedding=embedder.embed_one(query),
         k=k,
-        candidates=settings.candidates,
-        rrf_k=settings.rrf_k,
+        fusion=settings_fusion(settings, own),
         ef_search=settings.hnsw_ef_search,
         mode=mode,
         document_id=document_id,

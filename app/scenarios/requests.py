@@ -12,7 +12,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import jsonschema
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from app.costs import parse_profiles
 from app.db.models import MAX_ID
@@ -36,6 +43,10 @@ NULLABLE = (
     "few_shot_dataset_id",
     "few_shot_seed",
     "few_shot_examples",
+    "rag_top_k",
+    "rag_candidates",
+    "rag_vector_weight",
+    "rag_keyword_weight",
     "finetune_system_prompt",
     "output_schema",
     "max_new_tokens",
@@ -45,6 +56,7 @@ NULLABLE = (
 )
 TEXTS = ("name", "description", "system_prompt", "rag_instruction", "rag_template")
 MAX_FIXED_EXAMPLES = 10
+MAX_CANDIDATES = 200
 Selection = Literal["nearest", "fixed", "random"]
 
 
@@ -114,6 +126,31 @@ class ScenarioFields(BaseModel):
         max_length=MAX_PROMPT_CHARS,
         description="The `rag` level's user message: {sources} and {question}, optionally "
         "{scenario}.",
+    )
+    rag_top_k: int | None = Field(
+        None,
+        ge=1,
+        le=20,
+        description="Chunks the `rag` level puts in the prompt (null: the setting).",
+    )
+    rag_candidates: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_CANDIDATES,
+        description="Rows each side of the `rag` level's hybrid search fuses (null: the setting).",
+    )
+    rag_vector_weight: float | None = Field(
+        None,
+        ge=0,
+        le=10,
+        description="Weight of the vector ranking in the `rag` level's fusion (null: the setting).",
+    )
+    rag_keyword_weight: float | None = Field(
+        None,
+        ge=0,
+        le=10,
+        description="Weight of the keyword ranking in the `rag` level's fusion "
+        "(null: the setting).",
     )
     finetune_system_prompt: str | None = Field(
         None,
@@ -198,6 +235,14 @@ class ScenarioFields(BaseModel):
         if value is not None:
             parse_profiles(value, "pricing")
         return value
+
+    @model_validator(mode="after")
+    def one_side_weighs(self) -> ScenarioFields:
+        if self.rag_vector_weight == 0 and self.rag_keyword_weight == 0:
+            raise ValueError(
+                "rag_vector_weight and rag_keyword_weight cannot both be 0: one side must count"
+            )
+        return self
 
     def given(self) -> dict[str, Any]:
         """The scenario fields the request set, with their values (not the note)."""

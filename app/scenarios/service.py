@@ -56,6 +56,10 @@ COPIED_SETTINGS = (
     "few_shot_examples",
     "rag_instruction",
     "rag_template",
+    "rag_top_k",
+    "rag_candidates",
+    "rag_vector_weight",
+    "rag_keyword_weight",
     "finetune_system_prompt",
     "output_schema",
     "max_new_tokens",
@@ -134,6 +138,7 @@ def update_scenario(session: Session, *, scenario: Scenario, request: ScenarioUp
     for name, value in changes.items():
         setattr(scenario, name, value)
     check_selection(scenario)
+    check_weights(scenario)
     session.flush()
     record_versions(session, scenario, request.note)
     return scenario
@@ -144,6 +149,14 @@ def check_selection(scenario: Scenario) -> None:
     if scenario.few_shot_selection == "fixed" and not scenario.few_shot_examples:
         raise BadScenario(
             "few_shot_examples: a fixed selection needs the example lines to show (1-based)"
+        )
+
+
+def check_weights(scenario: Scenario) -> None:
+    """Hybrid search needs one side of its fusion to count (BadScenario)."""
+    if scenario.rag_vector_weight == 0 and scenario.rag_keyword_weight == 0:
+        raise BadScenario(
+            "rag_keyword_weight: rag_vector_weight is 0 already; one side of the fusion must count"
         )
 
 

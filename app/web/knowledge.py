@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
+from app.config import Settings
 from app.db.models import Scenario
 from app.db.queries import get_scenario
 from app.deps import RecordId, RuntimeDep, SessionDep
@@ -26,6 +27,7 @@ from app.rag.documents import (
 from app.rag.extract import KINDS
 from app.rag.ingest import IngestReport, SourceFile, ingest_files
 from app.rag.search import SearchMode, search_scenario
+from app.rag.tuning import TuneResult, current_config, tune_rag
 from app.web.render import from_htmx, render
 
 router = APIRouter(include_in_schema=False)
@@ -123,17 +125,8 @@ def search_page(
     (`document` is a string: the form's "all documents" sends it empty.)"""
     scenario = get_scenario(session, slug)
     document_id = int(document) if document else None
-    context = {
-        "scenario": scenario,
-        "documents": list_documents(session, scenario=scenario),
-        "q": q or "",
-        "k": k,
-        "mode": mode.value,
-        "modes": [m.value for m in SearchMode],
-        "document": document_id,
-        "hits": None,
-        "error": None,
-    }
+    context = search_context(session, scenario, runtime.settings)
+    context |= {"q": q or "", "k": k, "mode": mode.value, "document": document_id}
     status = 200
     if q is not None and not q.strip():
         context["error"], status = "Type a query: an empty query searches nothing.", 422
@@ -149,3 +142,41 @@ def search_page(
             document_id=document_id,
         )
     return render(request, "search.html", "_partials/search_results.html", context, status)
+
+
+def search_context(
+    session: Session, scenario: Scenario, settings: Settings, tuned: TuneResult | None = None
+) -> dict[str, Any]:
+    """The search page before a search: the form's defaults, the retrieval the rag level runs
+    with (the scenario's settings), and what a tune found."""
+    return {
+        "scenario": scenario,
+        "documents": list_documents(session, scenario=scenario),
+        "q": "",
+        "k": 10,
+        "mode": SearchMode.hybrid.value,
+        "modes": [m.value for m in SearchMode],
+        "document": None,
+        "hits": None,
+        "error": None,
+        "retrieval": current_config(scenario, settings),
+        "tuning": tuned,
+    }
+
+
+@router.post("/scenarios/{slug}/search/tune")
+def tune(request: Request, slug: str, session: SessionDep, runtime: RuntimeDep):
+    """Tune the rag level's retrieval on the scenario's eval items (seconds: it runs in the
+    request, app/rag/tuning.py); htmx gets the tuning section with the result."""
+    scenario = get_scenario(session, slug)
+    embedder = runtime.loaded_embedder()
+    try:
+        result = tune_rag(session, scenario=scenario, embedder=embedder, settings=runtime.settings)
+    except AppError as error:  # shown in the section, which stays: nothing was changed
+        session.rollback()
+        context = search_context(session, scenario, runtime.settings)
+        context["tune_error"] = error.message
+        return render(request, "search.html", "_partials/rag_tuning.html", context, error.status)
+    session.commit()
+    context = search_context(session, scenario, runtime.settings, result)
+    return render(request, "search.html", "_partials/rag_tuning.html", context)

@@ -1,8 +1,9 @@
 """The scenario form (new and edit): what was typed, as text to show again, and the request
 it makes (`ScenarioCreate` / `ScenarioUpdate`, the API's rules), with an error per field.
 
-A blank box of a field that has a default (few-shot k, the finetune level's system prompt,
-the output schema, the generation settings) means "the default"; the output schema is typed
+A blank box of a field that has a default (few-shot k, the rag level's retrieval settings,
+the finetune level's system prompt, the output schema, the generation settings) means "the
+default"; the output schema is typed
 as JSON text and parsed here.
 """
 
@@ -36,6 +37,10 @@ ONE_LINE = (
     "few_shot_selection",
     "few_shot_seed",
     "few_shot_examples",
+    "rag_top_k",
+    "rag_candidates",
+    "rag_vector_weight",
+    "rag_keyword_weight",
     "max_new_tokens",
     "temperature",
     "pricing_profile",
