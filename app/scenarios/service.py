@@ -44,28 +44,16 @@ from app.db.models import (
 from app.db.queries import find_scenario
 from app.errors import AppError
 from app.scenarios.copying import copy_contents
-from app.scenarios.requests import ScenarioClone, ScenarioCreate, ScenarioUpdate
+from app.scenarios.requests import NULLABLE, ScenarioClone, ScenarioCreate, ScenarioUpdate
 from app.scenarios.versions import latest_versions, record_versions
 
 # What a clone takes over from its source besides its contents.
 COPIED_SETTINGS = (
     "system_prompt",
-    "few_shot_k",
     "few_shot_selection",
-    "few_shot_seed",
-    "few_shot_examples",
     "rag_instruction",
     "rag_template",
-    "rag_top_k",
-    "rag_candidates",
-    "rag_vector_weight",
-    "rag_keyword_weight",
-    "finetune_system_prompt",
-    "output_schema",
-    "max_new_tokens",
-    "temperature",
-    "pricing_profile",
-    "pricing",
+    *(name for name in NULLABLE if name != "few_shot_dataset_id"),  # a clone's own datasets
 )
 
 # A scenario's own fields as the API and `tritune scenario show --json` print them.
