@@ -16,3 +16,43 @@ function setCompareBusy(busy) {
 }
 document.addEventListener("htmx:sseOpen", () => setCompareBusy(true));
 document.addEventListener("htmx:sseClose", () => setCompareBusy(false));
+
+// An example query goes into the query box with one click.
+document.addEventListener("click", (event) => {
+  const example = event.target.closest && event.target.closest("button.example-query");
+  if (!example) return;
+  const box = document.querySelector("form.compare textarea[name=query]");
+  if (!box) return;
+  box.value = example.dataset.query;
+  box.focus();
+});
+
+// Each live column's clock: the seconds its stage had lasted when the server said so
+// (data-seconds), plus the time since, until the stage is a final one.
+const FINAL_STAGES = new Set(["done", "failed", "cancelled"]);
+function tickLiveColumns() {
+  const now = performance.now();
+  for (const stage of document.querySelectorAll(".live-comparison [data-stage]")) {
+    if (!stage.dataset.seenAt) stage.dataset.seenAt = String(now);
+    let seconds = parseFloat(stage.dataset.seconds || "0");
+    if (!FINAL_STAGES.has(stage.dataset.stage)) seconds += (now - parseFloat(stage.dataset.seenAt)) / 1000;
+    const elapsed = stage.closest("h3").querySelector(".elapsed");
+    if (elapsed) elapsed.textContent = `${seconds.toFixed(1)} s`;
+  }
+}
+setInterval(tickLiveColumns, 100);
+
+// A comparison a live view has just stored gets its own address (/comparisons/N), so that
+// reloading or sharing the page shows it.
+new MutationObserver(() => {
+  const stored = document.querySelector("article.comparison[data-push-url]");
+  if (!stored) return;
+  const url = stored.dataset.pushUrl;
+  stored.removeAttribute("data-push-url");
+  if (location.pathname !== url) history.pushState({tritune: true}, "", url);
+}).observe(document.documentElement, {subtree: true, childList: true});
+// Going back past such an address shows that page as the server renders it (htmx restores
+// only the entries it pushed itself).
+window.addEventListener("popstate", (event) => {
+  if (!(event.state && event.state.htmx)) location.reload();
+});

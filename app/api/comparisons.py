@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from app.api.schemas import ComparisonsPublic
 from app.compare import ComparisonCreate, ComparisonPublic, run_comparison
-from app.compare.streaming import EventWriter, stream_comparison
+from app.compare.streaming import EventWriter, StreamedRun, stream_comparison
 from app.db.models import Comparison
 from app.db.queries import get_comparison, get_scenario, iter_comparisons, list_comparisons
 from app.deps import MAX_ID, RecordId, RuntimeDep, SessionDep
@@ -74,7 +74,8 @@ def stream(body: ComparisonCreate, session: SessionDep, runtime: RuntimeDep):
     get_scenario(session, body.scenario)
     runtime.models()
     return StreamingResponse(
-        stream_comparison(runtime, body, JSON_EVENTS), media_type="text/event-stream"
+        stream_comparison(runtime, StreamedRun.of(body), JSON_EVENTS),
+        media_type="text/event-stream",
     )
 
 

@@ -5,6 +5,11 @@ selection), sends every request to the engine in one batch, prices each result, 
 the comparison with one result row per level. A level that fails stores its error; the
 others still return.
 
+While it runs it can report each level's stage (`on_stage`: queued levels hear nothing until
+the engine starts them, then `prefill`, the tokens, `done`; `failed` for a level that could
+not be prepared, `cancelled` for one skipped) and be cancelled (`cancel`): levels the engine
+has not started yet are skipped and stored as cancelled, a level already generating finishes.
+
 Each result stores what it is billed on (tokens, `machine_s`, `embedding_tokens`), computed
 here once; the eval runner and its cost model read them rather than work them out again.
 """
@@ -12,6 +17,7 @@ here once; the eval runner and its cost model read them rather than work them ou
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
@@ -24,13 +30,17 @@ from app.costs import query_cost
 from app.db.models import Comparison, PromptVersion, Result, Scenario
 from app.db.queries import get_comparison, get_scenario
 from app.engine import Engine, GenerationRequest, GenerationResult
-from app.engine.base import TokenCallback
+from app.engine.base import StageCallback, TokenCallback
 from app.levels import LevelInputs, LevelPlan, LevelUnavailable, get_level, level_names
 from app.runtime import Runtime
 from app.scenarios.versions import resolve_versions
 
 log = logging.getLogger(__name__)
 TokenSink = Callable[[str, str], None]  # (level, text delta)
+StageSink = Callable[[str, str], None]  # (level, stage): app.engine.base's stages, or FAILED
+FAILED = "failed"  # the level could not be prepared (its error is stored)
+CANCELLED = "cancelled before the engine started it"  # the error a skipped level stores
+Messages = list[dict[str, str]]
 
 
 @dataclass
@@ -44,6 +54,9 @@ class ComparisonOptions:
     few_shot_k: int | None = None
     adapter: str | None = None
     prompt_versions: dict[str, int] | None = None  # level -> version number (None: latest)
+    # level -> the chat messages to send instead of those the level builds: a prompt edited
+    # for one run (the scenario's prompt is unchanged; the result records them)
+    edited_messages: dict[str, Messages] | None = None
 
     @classmethod
     def from_stored(cls, settings: dict[str, Any]) -> ComparisonOptions:
@@ -83,6 +96,7 @@ class ComparisonOptions:
             ),
             adapter=self.adapter,
             prompt_versions={level: version.number for level, version in versions.items()},
+            edited_messages=self.edited_messages or {},
         )
 
 
@@ -97,6 +111,14 @@ class RunOptions:
     few_shot_k: int
     adapter: str | None
     prompt_versions: dict[str, int] = field(default_factory=dict)
+    edited_messages: dict[str, Messages] = field(default_factory=dict)
+
+    def stored(self) -> dict[str, Any]:
+        """The settings stored with the comparison (`edited_messages` only when there are)."""
+        settings = asdict(self)
+        if not self.edited_messages:
+            del settings["edited_messages"]
+        return settings
 
 
 @dataclass
@@ -116,9 +138,12 @@ def run_comparison(
     query: str,
     options: ComparisonOptions,
     on_token: TokenSink | None = None,
+    on_stage: StageSink | None = None,
+    cancel: threading.Event | None = None,
 ) -> Comparison:
     """Run `query` through the levels of `scenario`, store and return the comparison.
-    Raises NotFound (unknown scenario), NotReady (models loading), Busy (queue full)."""
+    Raises NotFound (unknown scenario), NotReady (models loading), Busy (queue full).
+    `on_stage` and `cancel`: see the module docstring."""
     embedder, engine = runtime.models()
     record = get_scenario(session, scenario)
     versions = resolve_versions(session, record, options.prompt_versions)
@@ -141,8 +166,11 @@ def run_comparison(
         )
         planned = [plan_level(name, inputs, embed_s) for name in run.levels]
         load_adapters(engine, planned)
+        use_edited_messages(planned, run.edited_messages)
+        report_failed(planned, on_stage)
         runnable = [p for p in planned if p.plan is not None]
-        outputs = generate_each_level(engine, generation_requests(runnable, run, on_token))
+        sinks = LevelSinks(on_token, on_stage, cancel)
+        outputs = generate_each_level(engine, generation_requests(runnable, run, sinks))
     generated = dict(zip((p.level for p in runnable), outputs, strict=True))
     comparison = store(
         session,
@@ -189,19 +217,50 @@ def load_adapters(engine: Engine, planned: list[Planned]) -> None:
             p.plan, p.error = None, f"loading adapter {adapter.name!r} failed: {error}"
 
 
-def generation_requests(
-    runnable: list[Planned], options: RunOptions, on_token: TokenSink | None
-) -> list[GenerationRequest]:
-    def sink(level: str) -> TokenCallback | None:
+def use_edited_messages(planned: list[Planned], edited: dict[str, Messages]) -> None:
+    """Send a level's edited messages instead of those it built (its retrieval, examples
+    and adapter stay as planned, and its provenance says the prompt was edited)."""
+    for p in planned:
+        if p.plan is not None and p.level in edited:
+            p.plan.messages = edited[p.level]
+            p.plan.provenance = {**p.plan.provenance, "prompt_edited": True}
+
+
+def report_failed(planned: list[Planned], on_stage: StageSink | None) -> None:
+    for p in planned:
+        if p.plan is None and on_stage is not None:
+            on_stage(p.level, FAILED)
+
+
+@dataclass(frozen=True)
+class LevelSinks:
+    """Where a comparison's generation reports, and its cancel switch."""
+
+    on_token: TokenSink | None = None
+    on_stage: StageSink | None = None
+    cancel: threading.Event | None = None
+
+    def token(self, level: str) -> TokenCallback | None:
+        on_token = self.on_token
         return (lambda text: on_token(level, text)) if on_token else None
 
+    def stage(self, level: str) -> StageCallback | None:
+        on_stage = self.on_stage
+        return (lambda stage: on_stage(level, stage)) if on_stage else None
+
+
+def generation_requests(
+    runnable: list[Planned], options: RunOptions, sinks: LevelSinks
+) -> list[GenerationRequest]:
     def request(level: str, plan: LevelPlan) -> GenerationRequest:
         return GenerationRequest(
             messages=plan.messages,
             adapter=plan.adapter.name if plan.adapter else None,
             max_new_tokens=options.max_new_tokens,
             temperature=options.temperature,
-            on_token=sink(level),
+            on_token=sinks.token(level),
+            on_stage=sinks.stage(level),
+            cancel=sinks.cancel,
         )
 
     return [request(p.level, p.plan) for p in runnable if p.plan is not None]
@@ -239,13 +298,15 @@ def store(
     query_tokens: int,
 ) -> Comparison:
     shares = machine_shares(generated)
-    comparison = Comparison(scenario_id=scenario.id, query=query, settings=asdict(options))
+    comparison = Comparison(scenario_id=scenario.id, query=query, settings=options.stored())
     embedder, engine = runtime.models()
     for p in planned:
         result = describe(p, engine, embedder.name, runtime.settings)
         output = generated.get(p.level)
         if isinstance(output, Exception):
             result.error = f"{type(output).__name__}: {output}"
+        elif output is not None and output.cancelled:
+            result.error = CANCELLED
         elif output is not None:
             fill_generation(result, output, p)
             fill_billing(result, p, machine_share=shares[p.level], query_tokens=query_tokens)
@@ -259,7 +320,9 @@ def store(
 def machine_shares(generated: dict[str, GenerationResult | Exception]) -> dict[str, float]:
     """Seconds of the shared batch charged to each level: the batch's wall time split in
     proportion to each level's tokens (so three levels in one batch are not billed thrice)."""
-    done = {lv: r for lv, r in generated.items() if isinstance(r, GenerationResult)}
+    done = {
+        lv: r for lv, r in generated.items() if isinstance(r, GenerationResult) and not r.cancelled
+    }
     if not done:
         return {}
     batch_s = max(r.first_token_s + r.generation_s for r in done.values())
@@ -289,6 +352,7 @@ def describe(planned: Planned, engine: Engine, embedding_model: str, settings: S
             **version_provenance(planned.version),
             "embedding_model": embedding_model,
             "base_model": settings.base_model,
+            "messages": plan.messages,  # the prompt as sent
         }
     return result
 

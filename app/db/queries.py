@@ -7,7 +7,17 @@ from collections.abc import Iterator
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.db.models import Adapter, Chunk, Comparison, Dataset, Document, Example, Scenario
+from app.db.models import (
+    Adapter,
+    Chunk,
+    Comparison,
+    Dataset,
+    Document,
+    EvalItem,
+    EvalSet,
+    Example,
+    Scenario,
+)
 from app.errors import NotFound
 
 
@@ -116,3 +126,27 @@ def iter_comparisons(session: Session, *, scenario: str | None) -> Iterator[Comp
             return
         yield from batch
         last = batch[-1].id
+
+
+def example_queries(session: Session, *, scenario_id: int, limit: int = 3) -> list[EvalItem]:
+    """Queries to try a scenario with: the first item of each kind (up to `limit` kinds) in
+    its newest eval set, in the set's order."""
+    newest = (
+        select(EvalSet.id)
+        .where(EvalSet.scenario_id == scenario_id)
+        .order_by(EvalSet.created_at.desc(), EvalSet.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    first_of_kind = (
+        select(func.min(EvalItem.position))
+        .where(EvalItem.eval_set_id == newest)
+        .group_by(EvalItem.kind)
+    )
+    statement = (
+        select(EvalItem)
+        .where(EvalItem.eval_set_id == newest, EvalItem.position.in_(first_of_kind))
+        .order_by(EvalItem.position)
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
