@@ -26,3 +26,25 @@ def test_every_page_links_a_favicon_and_favicon_ico_answers(client):
     assert icon.status_code == 200
     assert icon.headers["content-type"].startswith("image/svg+xml")
     assert "<svg" in icon.text
+
+
+MAIN_PAGES = [
+    "/",
+    "/comparisons",
+    "/scenarios",
+    "/scenarios/northwind",
+    "/scenarios/northwind/finetune",
+    "/adapters",
+    "/scenarios/northwind/documents",
+    "/scenarios/northwind/search",
+    "/scenarios/northwind/evals",
+    "/scenarios/northwind/report",
+    "/no-such-page",
+]
+
+
+@pytest.mark.parametrize("path", MAIN_PAGES)
+def test_every_page_has_one_h1(client, path):
+    page = client.get(path)
+    assert page.status_code in (200, 404)
+    assert page.text.count("<h1") == 1, path

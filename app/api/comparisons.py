@@ -105,12 +105,20 @@ def list_all(
 
 @router.get("/export", response_class=StreamingResponse)
 def export(
-    session: SessionDep, format: ExportFormat = ExportFormat.jsonl, scenario: str | None = None
+    session: SessionDep,
+    format: ExportFormat = ExportFormat.jsonl,
+    scenario: str | None = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=500, description="Only comparisons whose query contains this text."),
+    ] = None,
 ):
-    """Every comparison: `jsonl` (one comparison per line) or `csv` (one row per result)."""
+    """Every comparison (of `scenario`, with `q` in its query, when given): `jsonl` (one
+    comparison per line) or `csv` (one row per result)."""
     if scenario:
         get_scenario(session, scenario)
-    rows = iter_comparisons(session, scenario=scenario)
+    q = (q or "").strip() or None
+    rows = iter_comparisons(session, scenario=scenario, q=q)
     if format is ExportFormat.csv:
         body = csv_lines(csv_rows(rows), CSV_COLUMNS)
     else:

@@ -116,9 +116,12 @@ def list_comparisons(
     return list(page), total
 
 
-def iter_comparisons(session: Session, *, scenario: str | None) -> Iterator[Comparison]:
-    """Every comparison, oldest first, fetched in batches (for exports)."""
-    statement = comparisons_query(scenario).order_by(Comparison.id)
+def iter_comparisons(
+    session: Session, *, scenario: str | None, q: str | None = None
+) -> Iterator[Comparison]:
+    """Every comparison (`q`: whose query contains that text, case-insensitive), oldest
+    first, fetched in batches (for exports)."""
+    statement = comparisons_query(scenario, q).order_by(Comparison.id)
     last = 0
     while True:
         batch = list(session.scalars(statement.where(Comparison.id > last).limit(200)))
