@@ -56,3 +56,30 @@ new MutationObserver(() => {
 window.addEventListener("popstate", (event) => {
   if (!(event.state && event.state.htmx)) location.reload();
 });
+
+// The fine-tune page's estimated training time follows the dataset, epochs and max examples:
+// examples × epochs ÷ the examples/s the newest adapter measured (none: no estimate).
+function trainingEstimate(form) {
+  const out = document.getElementById("training-estimate");
+  if (!out || !out.dataset.examplesPerS) return;
+  const option = form.querySelector("select[name=dataset_id]").selectedOptions[0];
+  const epochs = parseInt(form.querySelector("[name=cfg_num_epochs]").value || "1", 10);
+  const cap = parseInt(form.querySelector("[name=cfg_max_examples]").value || "0", 10);
+  let examples = parseInt(option ? option.dataset.trainExamples : "0", 10);
+  if (cap > 0) examples = Math.min(examples, cap);
+  const rate = parseFloat(out.dataset.examplesPerS);
+  const seconds = (examples * Math.max(epochs, 1)) / rate;
+  const time = seconds < 90 ? `${Math.max(Math.round(seconds), 1)} s`
+    : seconds < 5400 ? `${Math.round(seconds / 60)} min` : `${(seconds / 3600).toFixed(1)} h`;
+  const per = epochs === 1 ? "epoch" : "epochs";
+  out.querySelector(".estimate-text").textContent =
+    `about ${time} (${examples.toLocaleString("en")} examples × ${epochs} ${per} at ${rate} examples/s, as ${out.dataset.measuredBy} trained)`;
+}
+document.addEventListener("input", (event) => {
+  const form = event.target.closest && event.target.closest("form.train");
+  if (form) trainingEstimate(form);
+});
+document.addEventListener("change", (event) => {
+  const form = event.target.closest && event.target.closest("form.train");
+  if (form) trainingEstimate(form);
+});

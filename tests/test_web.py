@@ -249,12 +249,3 @@ def test_the_adapter_selector_lists_only_the_chosen_scenarios_adapters(client, s
         client.cookies.clear()
         session.delete(session.scalar(select(Scenario).where(Scenario.slug == "bare")))
         session.commit()
-
-
-def test_a_loss_curve_spans_the_chart_from_its_highest_to_its_lowest_value():
-    from app.web.chart import line_chart
-
-    chart = line_chart("Loss", [3.0, 1.0, 2.0], width=100, height=54)
-    assert chart.points == "0.0,2.0 50.0,52.0 100.0,27.0"
-    assert line_chart("Loss", [1.0, 1.0]).points.endswith(",60.0")
-    assert line_chart("Loss", []).points == ""

@@ -17,6 +17,7 @@ from app.db.models import (
     EvalSet,
     Example,
     Scenario,
+    Training,
 )
 from app.errors import NotFound
 
@@ -153,3 +154,12 @@ def example_queries(session: Session, *, scenario_id: int, limit: int = 3) -> li
         .limit(limit)
     )
     return list(session.scalars(statement))
+
+
+def adapters_from_runs(session: Session, *, scenario_id: int) -> set[int]:
+    """Ids of the scenario's adapters that a training run of this app registered (the
+    others were trained at setup, by `tritune train`, or imported)."""
+    statement = select(Training.adapter_id).where(
+        Training.scenario_id == scenario_id, Training.adapter_id.is_not(None)
+    )
+    return {adapter_id for adapter_id in session.scalars(statement) if adapter_id is not None}
