@@ -260,3 +260,17 @@ def test_the_compare_page_has_a_heading_and_a_real_query_ready_to_run(client):
     assert textarea == QUERY  # the demo's first eval item
     assert page.count('class="link example-query"') == 3  # one per kind of eval item
     assert "What layers should I wear" in page
+
+
+@pytest.mark.parametrize(
+    ("form", "sentence"),
+    [
+        ({"query": QUERY}, "Choose at least one level"),
+        ({"query": QUERY, "levels": "rag", "top_k": "0"}, "Top-k chunks must be at least 1"),
+        ({"query": QUERY, "levels": "rag", "temperature": "warm"}, "Temperature must be a number"),
+    ],
+)
+def test_validation_errors_read_as_sentences(client, form, sentence):
+    response = client.post("/compare", data=form, headers=HX)
+    assert response.status_code == 422 and sentence in response.text
+    assert "List should have" not in response.text and "validation" not in response.text

@@ -130,10 +130,10 @@ def test_without_htmx_the_comparison_comes_in_the_full_page(client):
 @pytest.mark.parametrize(
     ("form", "message"),
     [
-        ({"query": "   ", "levels": "rag"}, "query must not be empty"),
-        ({"query": "hi"}, "levels"),
-        ({"query": "hi", "levels": "rag", "max_new_tokens": "5000"}, "max_new_tokens"),
-        ({"query": "hi", "levels": "telepathy"}, "unknown level"),
+        ({"query": "   ", "levels": "rag"}, "Query must not be empty"),
+        ({"query": "hi"}, "Choose at least one level"),
+        ({"query": "hi", "levels": "rag", "max_new_tokens": "5000"}, "Max new tokens must be at"),
+        ({"query": "hi", "levels": "telepathy"}, "unknown level(s) telepathy; choose from prompt"),
     ],
 )
 def test_bad_input_is_an_inline_error_fragment_and_nothing_is_stored(
