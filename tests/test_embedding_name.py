@@ -33,3 +33,45 @@ def test_results_and_chunks_carry_the_real_name(echo_client):
     chunk_id = result["context"][0]["chunk_id"]
     page = echo_client.get(f"/chunks/{chunk_id}", follow_redirects=True).text
     assert "all-MiniLM-L6-v2" in page and ">model<" not in page
+
+
+def test_chunks_stored_under_the_former_directory_name_are_renamed_once_proven(runtime, session):
+    from sqlalchemy import func, select, update
+
+    from app.db.models import Chunk
+    from app.rag.model_names import adopt_former_name
+
+    embedder = runtime.embedder
+    northwind = select(Chunk.id).join(Chunk.document).limit(5).scalar_subquery()
+    session.execute(update(Chunk).where(Chunk.id.in_(northwind)).values(embedding_model="model"))
+    session.commit()
+    assert adopt_former_name(session, embedder) == 5
+    session.commit()
+    former = select(func.count()).where(Chunk.embedding_model == "model")
+    assert session.scalar(former) == 0
+
+
+def test_chunks_of_another_model_in_a_directory_called_model_keep_their_name(runtime, session):
+    import numpy as np
+    from sqlalchemy import select, update
+
+    from app.db.models import Chunk
+    from app.rag.model_names import adopt_former_name
+
+    chunk = session.scalar(select(Chunk).limit(1))
+    kept = np.asarray(chunk.embedding).copy()
+    session.execute(
+        update(Chunk)
+        .where(Chunk.id == chunk.id)
+        .values(embedding_model="model", embedding=np.roll(kept, 7))  # another space
+    )
+    session.commit()
+    try:
+        assert adopt_former_name(session, runtime.embedder) == 0
+    finally:
+        session.execute(
+            update(Chunk)
+            .where(Chunk.id == chunk.id)
+            .values(embedding_model=runtime.embedder.name, embedding=kept)
+        )
+        session.commit()
