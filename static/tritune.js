@@ -36,7 +36,7 @@ function tickLiveColumns() {
     if (!stage.dataset.seenAt) stage.dataset.seenAt = String(now);
     let seconds = parseFloat(stage.dataset.seconds || "0");
     if (!FINAL_STAGES.has(stage.dataset.stage)) seconds += (now - parseFloat(stage.dataset.seenAt)) / 1000;
-    const elapsed = stage.closest("h3").querySelector(".elapsed");
+    const elapsed = stage.closest("section").querySelector(".elapsed");
     if (elapsed) elapsed.textContent = `${seconds.toFixed(1)} s`;
   }
 }

@@ -19,13 +19,15 @@ FAVICON = "/static/favicon.svg"
 def swagger_ui(request: Request) -> HTMLResponse:
     """The API's interactive documentation, for the app's own OpenAPI schema."""
     app = request.app
-    return get_swagger_ui_html(
+    page = get_swagger_ui_html(
         openapi_url=app.openapi_url,
         title=f"{app.title} · API",
         swagger_js_url="/static/vendor/swagger-ui-bundle.js",
         swagger_css_url="/static/vendor/swagger-ui.css",
         swagger_favicon_url=FAVICON,
     )
+    html = bytes(page.body).decode().replace("<html>", '<html lang="en">', 1)  # for screen readers
+    return HTMLResponse(html)
 
 
 @router.get("/favicon.ico")
