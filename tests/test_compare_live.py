@@ -78,6 +78,7 @@ def test_cancelling_skips_every_level_not_started_and_stores_them_as_cancelled(c
     assert stages(events) == {level: ["cancelled"] for level in LEVELS}
     done = events[-1][1]
     assert done.count("Cancelled before it started") == 3
+    assert done.count(">cancelled</text>") == 6  # the latency and cost bars say so
     comparison = stored(session, comparison_id(done))
     assert [r.error for r in comparison.results] == [CANCELLED] * 3
     assert all(r.cost_usd == 0 and r.completion_tokens == 0 for r in comparison.results)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.compare.service import CANCELLED
 from app.db.models import Result
 
 LABEL_WIDTH = 70
@@ -67,8 +68,15 @@ def cost_chart(results: list[Result]) -> BarChart:
 
 
 def latency_text(result: Result) -> str:
-    return "error" if result.error else f"{result.latency_total_ms:,.0f} ms"
+    return failure(result) or f"{result.latency_total_ms:,.0f} ms"
 
 
 def cost_text(result: Result) -> str:
-    return "error" if result.error else f"${result.cost_usd:.6f}"
+    return failure(result) or f"${result.cost_usd:.6f}"
+
+
+def failure(result: Result) -> str | None:
+    """What a bar says instead of a value for a level without one."""
+    if not result.error:
+        return None
+    return "cancelled" if result.error == CANCELLED else "error"
