@@ -43,13 +43,16 @@ function tickLiveColumns() {
 setInterval(tickLiveColumns, 100);
 
 // A comparison a live view has just stored gets its own address (/comparisons/N), so that
-// reloading or sharing the page shows it.
+// reloading or sharing the page shows it. On a comparison's page (Run again, an edited level)
+// the page becomes the new comparison's, heading and buttons included.
 new MutationObserver(() => {
   const stored = document.querySelector("article.comparison[data-push-url]");
   if (!stored) return;
   const url = stored.dataset.pushUrl;
   stored.removeAttribute("data-push-url");
-  if (location.pathname !== url) history.pushState({tritune: true}, "", url);
+  if (location.pathname === url) return;
+  if (document.querySelector("[data-comparison-page]")) location.assign(url);
+  else history.pushState({tritune: true}, "", url);
 }).observe(document.documentElement, {subtree: true, childList: true});
 // Going back past such an address shows that page as the server renders it (htmx restores
 // only the entries it pushed itself).
