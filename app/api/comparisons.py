@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from app.api.schemas import ComparisonsPublic
 from app.compare import ComparisonCreate, ComparisonPublic, run_comparison
-from app.compare.streaming import EventWriter, stream_comparison
+from app.compare.streaming import EventWriter, StreamedRun, stream_comparison
 from app.db.models import Comparison
 from app.db.queries import get_comparison, get_scenario, iter_comparisons, list_comparisons
 from app.deps import MAX_ID, RecordId, RuntimeDep, SessionDep
@@ -74,7 +74,8 @@ def stream(body: ComparisonCreate, session: SessionDep, runtime: RuntimeDep):
     get_scenario(session, body.scenario)
     runtime.models()
     return StreamingResponse(
-        stream_comparison(runtime, body, JSON_EVENTS), media_type="text/event-stream"
+        stream_comparison(runtime, StreamedRun.of(body), JSON_EVENTS),
+        media_type="text/event-stream",
     )
 
 
@@ -110,12 +111,20 @@ def list_all(
 
 @router.get("/export", response_class=StreamingResponse)
 def export(
-    session: SessionDep, format: ExportFormat = ExportFormat.jsonl, scenario: str | None = None
+    session: SessionDep,
+    format: ExportFormat = ExportFormat.jsonl,
+    scenario: str | None = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=500, description="Only comparisons whose query contains this text."),
+    ] = None,
 ):
-    """Every comparison: `jsonl` (one comparison per line) or `csv` (one row per result)."""
+    """Every comparison (of `scenario`, with `q` in its query, when given): `jsonl` (one
+    comparison per line) or `csv` (one row per result)."""
     if scenario:
         get_scenario(session, scenario)
-    rows = iter_comparisons(session, scenario=scenario)
+    q = (q or "").strip() or None
+    rows = iter_comparisons(session, scenario=scenario, q=q)
     if format is ExportFormat.csv:
         body = csv_lines(csv_rows(rows), CSV_COLUMNS)
     else:

@@ -5,6 +5,11 @@ selection), sends every request to the engine in one batch, prices each result, 
 the comparison with one result row per level. A level that fails stores its error; the
 others still return.
 
+While it runs it can report each level's stage (`on_stage`: queued levels hear nothing until
+the engine starts them, then `prefill`, the tokens, `done`; `failed` for a level that could
+not be prepared, `cancelled` for one skipped) and be cancelled (`cancel`): levels the engine
+has not started yet are skipped and stored as cancelled, a level already generating finishes.
+
 Each result stores what it is billed on (tokens, `machine_s`, `embedding_tokens`), computed
 here once; the eval runner and its cost model read them rather than work them out again.
 """
@@ -12,6 +17,7 @@ here once; the eval runner and its cost model read them rather than work them ou
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
@@ -24,7 +30,7 @@ from app.costs import query_cost
 from app.db.models import Comparison, PromptVersion, Result, Scenario
 from app.db.queries import get_comparison, get_scenario
 from app.engine import Engine, GenerationRequest, GenerationResult
-from app.engine.base import TokenCallback
+from app.engine.base import StageCallback, TokenCallback
 from app.errors import AppError
 from app.levels import LevelInputs, LevelPlan, LevelUnavailable, get_level, level_names
 from app.runtime import Runtime
@@ -38,6 +44,10 @@ class NoOutputSchema(AppError):
 
 
 TokenSink = Callable[[str, str], None]  # (level, text delta)
+StageSink = Callable[[str, str], None]  # (level, stage): app.engine.base's stages, or FAILED
+FAILED = "failed"  # the level could not be prepared (its error is stored)
+CANCELLED = "cancelled before the engine started it"  # the error a skipped level stores
+Messages = list[dict[str, str]]
 
 
 @dataclass
@@ -52,6 +62,9 @@ class ComparisonOptions:
     adapter: str | None = None
     prompt_versions: dict[str, int] | None = None  # level -> version number (None: latest)
     constrained: bool = False  # every level decodes under the scenario's output schema
+    # level -> the chat messages to send instead of those the level builds: a prompt edited
+    # for one run (the scenario's prompt is unchanged; the result records them)
+    edited_messages: dict[str, Messages] | None = None
 
     @classmethod
     def from_stored(cls, settings: dict[str, Any]) -> ComparisonOptions:
@@ -93,6 +106,7 @@ class ComparisonOptions:
             adapter=self.adapter,
             prompt_versions={level: version.number for level, version in versions.items()},
             constrained=self.constrained,
+            edited_messages=self.edited_messages or {},
         )
 
 
@@ -108,6 +122,14 @@ class RunOptions:
     adapter: str | None
     prompt_versions: dict[str, int] = field(default_factory=dict)
     constrained: bool = False
+    edited_messages: dict[str, Messages] = field(default_factory=dict)
+
+    def stored(self) -> dict[str, Any]:
+        """The settings stored with the comparison (`edited_messages` only when there are)."""
+        settings = asdict(self)
+        if not self.edited_messages:
+            del settings["edited_messages"]
+        return settings
 
 
 @dataclass
@@ -127,12 +149,15 @@ def run_comparison(
     query: str,
     options: ComparisonOptions,
     on_token: TokenSink | None = None,
+    on_stage: StageSink | None = None,
+    cancel: threading.Event | None = None,
     labels: dict[str, str] | None = None,
 ) -> Comparison:
     """Run `query` through the levels of `scenario`, store and return the comparison.
     `labels` are stored in its settings beside the options it ran with (say who asked:
     the OpenAI-compatible endpoint marks its calls `served`).
-    Raises NotFound (unknown scenario), NotReady (models loading), Busy (queue full)."""
+    Raises NotFound (unknown scenario), NotReady (models loading), Busy (queue full).
+    `on_stage` and `cancel`: see the module docstring."""
     embedder, engine = runtime.models()
     record = get_scenario(session, scenario)
     schema = output_constraint(record, options.constrained)
@@ -156,8 +181,11 @@ def run_comparison(
         )
         planned = [plan_level(name, inputs, embed_s) for name in run.levels]
         load_adapters(engine, planned)
+        use_edited_messages(planned, run.edited_messages)
+        report_failed(planned, on_stage)
         runnable = [p for p in planned if p.plan is not None]
-        requests = generation_requests(runnable, run, on_token, schema)
+        sinks = LevelSinks(on_token, on_stage, cancel)
+        requests = generation_requests(runnable, run, sinks, schema)
         outputs = generate_each_level(engine, requests)
     generated = dict(zip((p.level for p in runnable), outputs, strict=True))
     comparison = store(
@@ -219,22 +247,53 @@ def output_constraint(scenario: Scenario, constrained: bool) -> dict[str, Any] |
     return scenario.output_schema
 
 
+def use_edited_messages(planned: list[Planned], edited: dict[str, Messages]) -> None:
+    """Send a level's edited messages instead of those it built (its retrieval, examples
+    and adapter stay as planned, and its provenance says the prompt was edited)."""
+    for p in planned:
+        if p.plan is not None and p.level in edited:
+            p.plan.messages = edited[p.level]
+            p.plan.provenance = {**p.plan.provenance, "prompt_edited": True}
+
+
+def report_failed(planned: list[Planned], on_stage: StageSink | None) -> None:
+    for p in planned:
+        if p.plan is None and on_stage is not None:
+            on_stage(p.level, FAILED)
+
+
+@dataclass(frozen=True)
+class LevelSinks:
+    """Where a comparison's generation reports, and its cancel switch."""
+
+    on_token: TokenSink | None = None
+    on_stage: StageSink | None = None
+    cancel: threading.Event | None = None
+
+    def token(self, level: str) -> TokenCallback | None:
+        on_token = self.on_token
+        return (lambda text: on_token(level, text)) if on_token else None
+
+    def stage(self, level: str) -> StageCallback | None:
+        on_stage = self.on_stage
+        return (lambda stage: on_stage(level, stage)) if on_stage else None
+
+
 def generation_requests(
     runnable: list[Planned],
     options: RunOptions,
-    on_token: TokenSink | None,
+    sinks: LevelSinks,
     schema: dict[str, Any] | None = None,
 ) -> list[GenerationRequest]:
-    def sink(level: str) -> TokenCallback | None:
-        return (lambda text: on_token(level, text)) if on_token else None
-
     def request(level: str, plan: LevelPlan) -> GenerationRequest:
         return GenerationRequest(
             messages=plan.messages,
             adapter=plan.adapter.name if plan.adapter else None,
             max_new_tokens=options.max_new_tokens,
             temperature=options.temperature,
-            on_token=sink(level),
+            on_token=sinks.token(level),
+            on_stage=sinks.stage(level),
+            cancel=sinks.cancel,
             json_schema=schema,
         )
 
@@ -274,7 +333,7 @@ def store(
     labels: dict[str, str],
 ) -> Comparison:
     shares = machine_shares(generated)
-    settings = {**asdict(options), **labels}
+    settings = {**options.stored(), **labels}
     comparison = Comparison(scenario_id=scenario.id, query=query, settings=settings)
     embedder, engine = runtime.models()
     for p in planned:
@@ -284,6 +343,8 @@ def store(
         output = generated.get(p.level)
         if isinstance(output, Exception):
             result.error = f"{type(output).__name__}: {output}"
+        elif output is not None and output.cancelled:
+            result.error = CANCELLED
         elif output is not None:
             fill_generation(result, output, p)
             fill_billing(result, p, machine_share=shares[p.level], query_tokens=query_tokens)
@@ -297,7 +358,9 @@ def store(
 def machine_shares(generated: dict[str, GenerationResult | Exception]) -> dict[str, float]:
     """Seconds of the shared batch charged to each level: the batch's wall time split in
     proportion to each level's tokens (so three levels in one batch are not billed thrice)."""
-    done = {lv: r for lv, r in generated.items() if isinstance(r, GenerationResult)}
+    done = {
+        lv: r for lv, r in generated.items() if isinstance(r, GenerationResult) and not r.cancelled
+    }
     if not done:
         return {}
     batch_s = max(r.first_token_s + r.generation_s for r in done.values())
@@ -327,6 +390,7 @@ def describe(planned: Planned, engine: Engine, embedding_model: str, settings: S
             **version_provenance(planned.version),
             "embedding_model": embedding_model,
             "base_model": settings.base_model,
+            "messages": plan.messages,  # the prompt as sent
         }
     return result
 

@@ -84,7 +84,8 @@ class ComparisonCreate(BaseModel):
     def known_levels(cls, levels: list[str]) -> list[str]:
         unknown = [name for name in levels if name not in level_names()]
         if unknown:
-            raise ValueError(f"unknown level(s) {unknown}; choose from {level_names()}")
+            known = ", ".join(level_names())
+            raise ValueError(f"unknown level(s) {', '.join(unknown)}; choose from {known}")
         return list(dict.fromkeys(levels))
 
     def options(self) -> ComparisonOptions:

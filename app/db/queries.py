@@ -7,7 +7,18 @@ from collections.abc import Iterator
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.db.models import Adapter, Chunk, Comparison, Dataset, Document, Example, Scenario
+from app.db.models import (
+    Adapter,
+    Chunk,
+    Comparison,
+    Dataset,
+    Document,
+    EvalItem,
+    EvalSet,
+    Example,
+    Scenario,
+    Training,
+)
 from app.errors import NotFound
 
 
@@ -119,9 +130,12 @@ def list_comparisons(
     return list(page), total
 
 
-def iter_comparisons(session: Session, *, scenario: str | None) -> Iterator[Comparison]:
-    """Every comparison, oldest first, fetched in batches (for exports)."""
-    statement = comparisons_query(scenario).order_by(Comparison.id)
+def iter_comparisons(
+    session: Session, *, scenario: str | None, q: str | None = None
+) -> Iterator[Comparison]:
+    """Every comparison (`q`: whose query contains that text, case-insensitive), oldest
+    first, fetched in batches (for exports)."""
+    statement = comparisons_query(scenario, q).order_by(Comparison.id)
     last = 0
     while True:
         batch = list(session.scalars(statement.where(Comparison.id > last).limit(200)))
@@ -129,3 +143,36 @@ def iter_comparisons(session: Session, *, scenario: str | None) -> Iterator[Comp
             return
         yield from batch
         last = batch[-1].id
+
+
+def example_queries(session: Session, *, scenario_id: int, limit: int = 3) -> list[EvalItem]:
+    """Queries to try a scenario with: the first item of each kind (up to `limit` kinds) in
+    its newest eval set, in the set's order."""
+    newest = (
+        select(EvalSet.id)
+        .where(EvalSet.scenario_id == scenario_id)
+        .order_by(EvalSet.created_at.desc(), EvalSet.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    first_of_kind = (
+        select(func.min(EvalItem.position))
+        .where(EvalItem.eval_set_id == newest)
+        .group_by(EvalItem.kind)
+    )
+    statement = (
+        select(EvalItem)
+        .where(EvalItem.eval_set_id == newest, EvalItem.position.in_(first_of_kind))
+        .order_by(EvalItem.position)
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
+
+
+def adapters_from_runs(session: Session, *, scenario_id: int) -> set[int]:
+    """Ids of the scenario's adapters that a training run of this app registered (the
+    others were trained at setup, by `tritune train`, or imported)."""
+    statement = select(Training.adapter_id).where(
+        Training.scenario_id == scenario_id, Training.adapter_id.is_not(None)
+    )
+    return {adapter_id for adapter_id in session.scalars(statement) if adapter_id is not None}

@@ -13,7 +13,10 @@ A new backend subclasses `Engine`, calls `super().__init__()` and implements:
   loaded, stored with every result);
 - `run(requests)`: run every request, ideally in one batch, and return one
   `GenerationResult` per request in the same order. Adapters are already checked. Stream
-  each request's text through `DeltaStream(request.on_token)`;
+  each request's text through `DeltaStream(request.on_token)`. Call `request.begin()` as
+  the request's own work starts (its prefill): when it returns False the request was
+  cancelled while it waited, so skip it and return `GenerationResult.skipped()` in its
+  slot; call `request.end()` once its last token is out;
 - `add_adapter(name, path, checksum)`: make the PEFT adapter directory `path` usable under
   `name`, replacing what the backend holds under that name. Called with the model lock
   held, only when that name is not loaded with that checksum;
@@ -42,12 +45,22 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 TokenCallback = Callable[[str], None]
+StageCallback = Callable[[str], None]  # called with one of the stages below
 INCOMPLETE = "\ufffd"  # what a decoder shows for a multi-byte character cut short
+# A request's stages as the engine reports them to `on_stage` (the first token, when the
+# prefill ends, is the first `on_token` call).
+PREFILL = "prefill"  # the engine started the request: it reads the prompt
+DONE = "done"  # its last token is out
+SKIPPED = "cancelled"  # it was cancelled before the engine started it
 
 
 @dataclass
 class GenerationRequest:
-    """Chat messages for the base model (`adapter=None`) or one of its adapters."""
+    """Chat messages for the base model (`adapter=None`) or one of its adapters.
+
+    `on_stage` hears when the engine starts and ends the request; `cancel`, once set, makes
+    the engine skip the request if it has not started it yet (a request already generating
+    runs to its end)."""
 
     messages: list[dict[str, str]]
     adapter: str | None = None
@@ -56,6 +69,23 @@ class GenerationRequest:
     on_token: TokenCallback | None = field(default=None, repr=False)
     # decode only text valid under this JSON schema (a constrained level); None: free text
     json_schema: dict[str, Any] | None = None
+    on_stage: StageCallback | None = field(default=None, repr=False)
+    cancel: threading.Event | None = field(default=None, repr=False)
+
+    def begin(self) -> bool:
+        """What a backend calls as it starts the request: False (skip it) when it was
+        cancelled meanwhile, else True after telling `on_stage` the prefill started."""
+        cancelled = self.cancel is not None and self.cancel.is_set()
+        self.report(SKIPPED if cancelled else PREFILL)
+        return not cancelled
+
+    def end(self) -> None:
+        """What a backend calls when the request's last token is out."""
+        self.report(DONE)
+
+    def report(self, stage: str) -> None:
+        if self.on_stage is not None:
+            self.on_stage(stage)
 
 
 @dataclass
@@ -65,6 +95,19 @@ class GenerationResult:
     completion_tokens: int
     first_token_s: float
     generation_s: float
+    cancelled: bool = False  # skipped: cancelled before the engine started it
+
+    @classmethod
+    def skipped(cls) -> GenerationResult:
+        """The result of a request cancelled before the engine started it."""
+        return cls(
+            text="",
+            prompt_tokens=0,
+            completion_tokens=0,
+            first_token_s=0.0,
+            generation_s=0.0,
+            cancelled=True,
+        )
 
     @property
     def tokens_per_s(self) -> float:

@@ -239,6 +239,10 @@ class Batcher:
                 return
             if row is None:  # close()
                 return
+            if not row.request.begin():  # cancelled while it was queued
+                row.result = GenerationResult.skipped()
+                row.done.set()
+                continue
             try:
                 cache, token = self._prefill(row)
             except Exception as error:
@@ -313,6 +317,7 @@ class Batcher:
             except Exception as sink_error:  # the caller's sink failed at the last piece
                 error = sink_error
         if error is None:
+            row.request.end()
             first = row.first_token_at or now
             row.result = GenerationResult(
                 text=text,

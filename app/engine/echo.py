@@ -78,10 +78,13 @@ class EchoEngine(Engine):
         return f"{request.adapter or 'base'} heard: {lines[-1] if lines else ''}"
 
     def echo(self, request: GenerationRequest) -> GenerationResult:
+        if not request.begin():
+            return GenerationResult.skipped()
         started = time.perf_counter()
         prompt_tokens = self.count_tokens(self.render_chat(request.messages))
         tokens = self.tokenizer.tokenize(self.answer(request))[: request.max_new_tokens]
         text, first_token_at = self.emit(tokens, DeltaStream(request.on_token))
+        request.end()
         ended = time.perf_counter()
         first = first_token_at or ended
         return GenerationResult(

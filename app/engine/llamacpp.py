@@ -154,6 +154,8 @@ class LlamaCppEngine(Engine):
     def generate_one(self, request: GenerationRequest) -> GenerationResult:
         with self._lock, CORES:
             self.check_open()  # closed while this request waited for the lock
+            if not request.begin():  # cancelled while it waited for the lock
+                return GenerationResult.skipped()
             self.use_adapter(request.adapter)
             prompt = self.tokenize(self.render_chat(request.messages))
             tracker = RequestTracker(self.tokenizer, prompt, request)
@@ -170,6 +172,7 @@ class LlamaCppEngine(Engine):
         completion = cast(llama_cpp.CreateCompletionResponse, response)
         text = completion["choices"][0]["text"].strip()
         tracker.stream.finish(text)
+        request.end()
         usage = completion["usage"]
         first = tracker.first_token_at or ended
         return GenerationResult(

@@ -227,6 +227,8 @@ class OpenAIEngine(Engine):
             return list(pool.map(self.generate_one, requests))
 
     def generate_one(self, request: GenerationRequest) -> GenerationResult:
+        if not request.begin():
+            return GenerationResult.skipped()
         url = self.url("chat/completions")
         answer = StreamedAnswer(request.on_token)
         started = time.perf_counter()
@@ -236,6 +238,7 @@ class OpenAIEngine(Engine):
             self.read_stream(response, answer, url)
         ended = time.perf_counter()
         answer.stream.finish(answer.text.strip())
+        request.end()
         first = answer.first_piece_at or ended
         prompt_tokens, completion_tokens = self.token_counts(request, answer)
         return GenerationResult(

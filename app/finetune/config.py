@@ -28,16 +28,54 @@ class TrainingConfig(BaseModel):
     base_model: str | None = Field(
         None, description="GGUF file, directory or hub id; the server's base model when empty"
     )
-    lora_r: int = Field(DEFAULTS.lora_r, ge=1, le=256)
-    lora_alpha: int = Field(DEFAULTS.lora_alpha, ge=1, le=1024)
-    lora_dropout: float = Field(DEFAULTS.lora_dropout, ge=0, lt=1)
-    target_modules: list[str] = Field(DEFAULTS.target_modules, min_length=1)
-    learning_rate: float = Field(DEFAULTS.learning_rate, gt=0, le=1)
-    num_epochs: int = Field(DEFAULTS.num_epochs, ge=1, le=100)
-    micro_batch_size: int = Field(DEFAULTS.micro_batch_size, ge=1, le=256)
-    gradient_accumulation_steps: int = Field(DEFAULTS.gradient_accumulation_steps, ge=1, le=256)
-    max_seq_len: int = Field(DEFAULTS.max_seq_len, ge=16, le=8192)
-    seed: int = DEFAULTS.seed
+    lora_r: int = Field(
+        DEFAULTS.lora_r,
+        ge=1,
+        le=256,
+        description="LoRA rank: the size of the low-rank update; higher learns more, trains slower",
+    )
+    lora_alpha: int = Field(
+        DEFAULTS.lora_alpha,
+        ge=1,
+        le=1024,
+        description="LoRA scaling: the update is multiplied by alpha / r (often 2 × r)",
+    )
+    lora_dropout: float = Field(
+        DEFAULTS.lora_dropout,
+        ge=0,
+        lt=1,
+        description="Dropout on the LoRA layers' input while training, against overfitting",
+    )
+    target_modules: list[str] = Field(
+        DEFAULTS.target_modules,
+        min_length=1,
+        description="The base model's linear layers that get an adapter (attention and MLP)",
+    )
+    learning_rate: float = Field(
+        DEFAULTS.learning_rate,
+        gt=0,
+        le=1,
+        description="Optimizer step size; LoRA takes larger rates than full fine-tuning",
+    )
+    num_epochs: int = Field(
+        DEFAULTS.num_epochs, ge=1, le=100, description="Passes over the training examples"
+    )
+    micro_batch_size: int = Field(
+        DEFAULTS.micro_batch_size, ge=1, le=256, description="Examples per forward pass"
+    )
+    gradient_accumulation_steps: int = Field(
+        DEFAULTS.gradient_accumulation_steps,
+        ge=1,
+        le=256,
+        description="Micro-batches per optimizer step (batch size = micro batch × this)",
+    )
+    max_seq_len: int = Field(
+        DEFAULTS.max_seq_len,
+        ge=16,
+        le=8192,
+        description="Tokens per example; longer examples are cut (longer is slower)",
+    )
+    seed: int = Field(DEFAULTS.seed, description="Random seed: the same seed, the same adapter")
     max_examples: int | None = Field(
         None, ge=1, description="Train on the dataset's first N training examples; null: all"
     )

@@ -11,8 +11,33 @@ from app.cores import CORES
 
 
 def embedding_model_name(model: str) -> str:
-    """The name stored with every chunk: a local model by its directory name, else its id."""
-    return Path(model).name if Path(model).exists() else model
+    """The name stored with every chunk: a hub id as it is; a local model by the title of
+    its model card (`# all-MiniLM-L6-v2` in README.md, as sentence-transformers models
+    ship), else by its directory's name (a directory called just `model`, as a package
+    ships one, by its parent's)."""
+    path = Path(model)
+    if not path.exists():
+        return model
+    return model_card_title(path / "README.md") or directory_name(path)
+
+
+def model_card_title(readme: Path) -> str | None:
+    """The first `# heading` of a model card, if it is one plain line of a name."""
+    try:
+        lines = readme.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if line.startswith("# "):
+            title = line[2:].strip()
+            return title if title and len(title) <= 100 and " " not in title else None
+    return None
+
+
+def directory_name(path: Path) -> str:
+    resolved = path.resolve()
+    generic = resolved.name.lower() in {"model", "models", "weights"}
+    return resolved.parent.name if generic and resolved.parent.name else resolved.name
 
 
 class Embedder:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.compare.service import CANCELLED
 from app.db.models import Result
 
 LABEL_WIDTH = 70
@@ -67,33 +68,15 @@ def cost_chart(results: list[Result]) -> BarChart:
 
 
 def latency_text(result: Result) -> str:
-    return "error" if result.error else f"{result.latency_total_ms:,.0f} ms"
+    return failure(result) or f"{result.latency_total_ms:,.0f} ms"
 
 
 def cost_text(result: Result) -> str:
-    return "error" if result.error else f"${result.cost_usd:.6f}"
+    return failure(result) or f"${result.cost_usd:.6f}"
 
 
-@dataclass(frozen=True)
-class LineChart:
-    title: str
-    points: str  # SVG polyline points, "x,y x,y ..."
-    width: int
-    height: int
-    low: float
-    high: float
-    count: int
-
-
-def line_chart(title: str, values: list[float], width: int = 360, height: int = 120) -> LineChart:
-    """A polyline of `values` from left to right, scaled between their min and max (a flat
-    series is drawn through the middle)."""
-    low, high = (min(values), max(values)) if values else (0.0, 0.0)
-    span = high - low
-    step = width / max(len(values) - 1, 1)
-
-    def y(value: float) -> float:
-        return round(height / 2 if span == 0 else (high - value) / span * (height - 4) + 2, 2)
-
-    points = " ".join(f"{round(i * step, 2)},{y(v)}" for i, v in enumerate(values))
-    return LineChart(title, points, width, height, low, high, len(values))
+def failure(result: Result) -> str | None:
+    """What a bar says instead of a value for a level without one."""
+    if not result.error:
+        return None
+    return "cancelled" if result.error == CANCELLED else "error"

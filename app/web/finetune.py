@@ -5,14 +5,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from sqlalchemy.orm import Session
 
-from app.db.queries import get_scenario, list_adapters, list_datasets
+from app.db.queries import (
+    adapters_from_runs,
+    dataset_split_counts,
+    get_scenario,
+    list_adapters,
+    list_datasets,
+)
 from app.deps import RecordId, RuntimeDep, SessionDep
 from app.evals.wins import ADAPTER_METRICS, adapter_wins
 from app.finetune.adapters import delete_adapter, get_adapter, set_active_adapter
-from app.finetune.config import ConfigError, default_yaml, parse_config
+from app.finetune.config import ConfigError, TrainingConfig, config_from, parse_config
+from app.finetune.estimate import measured_speed
 from app.finetune.jobs import (
     active_trainings,
     cancel_training,
@@ -25,21 +32,35 @@ from app.finetune.jobs import (
 )
 from app.finetune.uploads import upload_from_request
 from app.runtime import Runtime
-from app.web.chart import line_chart
+from app.web.loss_chart import LossChart, loss_chart
 from app.web.render import go, render, templates
+from app.web.training_form import config_fields, config_form, estimate_text, web_yaml
 
 router = APIRouter(include_in_schema=False)
+ConfigForm = Annotated[dict[str, Any], Depends(config_form)]
 
 
 def finetune_context(session: Session, runtime: Runtime, slug: str, **extra: Any) -> dict[str, Any]:
+    """The page: datasets (with their training examples), the config as a form and as YAML,
+    the estimated time, the runs and the scenario's adapters."""
     scenario = get_scenario(session, slug)
     datasets = list_datasets(session, scenario_id=scenario.id)
-    trainings = list_trainings(session, scenario_id=scenario.id, limit=20)
+    train_counts = {d.id: dataset_split_counts(session, d.id).get("train", 0) for d in datasets}
+    config = extra.pop("config", None) or TrainingConfig()
+    speed = measured_speed(session)
+    first = min(train_counts[datasets[0].id], config.max_examples or 10**9) if datasets else 0
+    base_model = runtime.settings.base_model
     return {
         "scenario": scenario,
         "datasets": datasets,
-        "trainings": trainings,
-        "config_yaml": extra.pop("config_yaml", None) or default_yaml(runtime.settings.base_model),
+        "train_counts": train_counts,
+        "trainings": list_trainings(session, scenario_id=scenario.id, limit=20),
+        "adapters": list_adapters(session, scenario_id=scenario.id),
+        "from_runs": adapters_from_runs(session, scenario_id=scenario.id),
+        "config_fields": config_fields(config, base_model),
+        "config_yaml": extra.pop("config_yaml", None) or web_yaml(base_model),
+        "speed": speed,
+        "estimate": estimate_text(first, config.num_epochs, speed),
         **extra,
     }
 
@@ -84,13 +105,18 @@ def start_training(
     slug: str,
     session: SessionDep,
     runtime: RuntimeDep,
+    fields: ConfigForm,
     config_yaml: Annotated[str, Form()] = "",
+    source: Annotated[Literal["form", "yaml"] | None, Form()] = None,
     dataset_id: Annotated[int | None, Form()] = None,
     adapter_name: Annotated[str, Form()] = "",
     activate: Annotated[bool, Form()] = False,
 ):
+    """Start a training from the config form's fields, or from the raw YAML (`source=yaml`,
+    or no fields sent); a bad config comes back with its error and nothing is queued."""
+    from_yaml = source == "yaml" or (source is None and not fields)
     try:
-        config = parse_config(config_yaml)
+        config = parse_config(config_yaml) if from_yaml else config_from(fields)
     except ConfigError as error:
         context = finetune_context(
             session, runtime, slug, config_error=str(error), config_yaml=config_yaml
@@ -126,7 +152,7 @@ def training_page(request: Request, training_id: RecordId, session: SessionDep):
         "job": job,
         "progress": training_progress(job),
         "eta_s": training_eta(job),
-        "loss": line_chart("Training loss", job.loss_history),
+        "loss": training_loss(job.loss_history, job.adapter.metrics if job.adapter else {}),
     }
     return render(request, "training.html", "_partials/training.html", context)
 
@@ -157,11 +183,21 @@ def adapter_page(
     adapter = get_adapter(session, name)
     context = {
         "adapter": adapter,
-        "loss": line_chart("Training loss", adapter.metrics.get("loss_history", [])),
+        "loss": training_loss(adapter.metrics.get("loss_history", []), adapter.metrics),
         "wins": adapter_wins(adapter.evaluation, metric=metric, direction=direction),
         "metrics": ADAPTER_METRICS,
     }
     return render(request, "adapter.html", "adapter.html", context)
+
+
+def training_loss(losses: list[float], metrics: dict[str, Any]) -> LossChart:
+    """The loss curve, with the held-out loss the training measured before and after."""
+    return loss_chart(
+        "Training loss",
+        losses,
+        eval_before=metrics.get("eval_loss_base"),
+        eval_after=metrics.get("eval_loss"),
+    )
 
 
 @router.post("/adapters/{name}/activate")

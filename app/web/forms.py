@@ -37,12 +37,48 @@ async def form_fields(request: Request) -> dict[str, Any]:
 
 
 def error_messages(error: ValidationError) -> list[str]:
-    """One line per field, as a person reads it: `max_new_tokens: ... less than or equal ...`."""
+    """One sentence per error, as a person reads it: `Choose at least one level`, `Max new
+    tokens must be at most 1024` (not pydantic's `levels: List should have at least ...`)."""
     lines = []
     for item in error.errors():
         field = ".".join(str(part) for part in item["loc"]) or "form"
-        lines.append(f"{field}: {item['msg'].removeprefix('Value error, ')}")
-    return lines
+        lines.append(sentence(field, item))
+    return list(dict.fromkeys(lines))
+
+
+def sentence(field: str, item: Any) -> str:
+    """The error as a sentence: a whole sentence where one is written for it, else the
+    field's label and the rule it broke."""
+    whole = SENTENCES.get((field.split(".")[0], item["type"]))
+    if whole:
+        return whole
+    wording = human_wording(field, item)
+    label = field_label(field)
+    if wording.lower().startswith(label.lower()):  # a validator that names its field
+        return wording[0].upper() + wording[1:]
+    if item["type"] == "value_error":
+        return f"{label}: {wording}"
+    return f"{label} {wording}"
+
+
+def field_label(field: str) -> str:
+    """`max_new_tokens` -> `Max new tokens`; `prompt_versions.rag` -> `The rag prompt
+    version`."""
+    name, _, part = field.partition(".")
+    if name == "prompt_versions" and part:
+        return f"The {part} prompt version"
+    label = LABELS.get(name) or name.replace("_", " ")
+    return label[0].upper() + label[1:]
+
+
+LABELS = {"top_k": "top-k chunks", "few_shot_k": "few-shot k", "form": "the form"}
+# Errors that read best as a sentence of their own.
+SENTENCES = {
+    ("levels", "too_short"): "Choose at least one level",
+    ("levels", "missing"): "Choose at least one level",
+    ("kinds", "too_short"): "Choose at least one kind of item",
+    ("query", "missing"): "Type a query",
+}
 
 
 # What a person reads for each kind of pydantic error (its context fills the braces); a
@@ -58,6 +94,13 @@ WORDING = {
     "greater_than_equal": "must be at least {ge}",
     "less_than_equal": "must be at most {le}",
     "dict_type": "must be a JSON object",
+    "too_short": "needs at least {min_length}",
+    "too_long": "takes at most {max_length}",
+    "extra_forbidden": "is not a field of this form",
+    "bool_parsing": "must be yes or no",
+    "literal_error": "must be one of {expected}",
+    "greater_than": "must be more than {gt}",
+    "less_than": "must be less than {lt}",
 }
 # Where a rule's wording needs the field: a slug's pattern is said in words.
 FIELD_WORDING = {

@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from app.web import chart
+from app.web import chart, comparison_view
 from app.web.citations import link_citations
 from app.web.current import nav_scenario
 
@@ -41,6 +41,12 @@ templates = Jinja2Templates(directory=TEMPLATES, context_processors=[readiness, 
 templates.env.filters.update(ms=ms, usd=usd)
 templates.env.filters["cite"] = link_citations
 templates.env.globals.update(latency_chart=chart.latency_chart, cost_chart=chart.cost_chart)
+templates.env.globals.update(
+    result_badges=comparison_view.result_badges,
+    settings_in_words=comparison_view.settings_in_words,
+    answer_preview=comparison_view.preview,
+    cancelled=comparison_view.cancelled,
+)
 
 
 def from_htmx(request: Request) -> bool:
