@@ -143,3 +143,63 @@ def test_a_summary_stored_before_the_tests_gets_them_from_the_scores(client, evi
         "triage": "prompt",
     }
     assert all(k["tests"] for k in report["kinds"])
+
+
+@pytest.fixture(scope="module")
+def later_run(runtime, evidence_run):
+    """The same 70 questions uploaded again (new item ids) and run again: the prompt now
+    answers 30 knowledge questions (22 more; none fewer), RAG the same as before."""
+    with runtime.session() as session:
+        first = session.get(EvalRun, evidence_run)
+        eval_set = EvalSet(scenario_id=first.scenario_id, name="again.jsonl", sha256="f" * 64)
+        earlier = session.get(EvalSet, first.eval_set_id).items
+        for position, item in enumerate(sorted(earlier, key=lambda i: i.position)):
+            eval_set.items.append(
+                EvalItem(position=position, kind=item.kind, input=item.input, expected="x")
+            )
+        session.add(eval_set)
+        session.flush()
+        run = EvalRun(
+            scenario_id=first.scenario_id,
+            eval_set_id=eval_set.id,
+            status="done",
+            options={"repeats": 1},
+            levels=LEVELS,
+            skipped={},
+            total=70,
+            done=70,
+        )
+        session.add(run)
+        session.flush()
+        for item in eval_set.items:
+            index = int(item.input.split()[1])
+            for level in LEVELS:
+                metrics = scores(item.kind, "rag" if item.kind == "knowledge" else level, index)
+                session.add(
+                    EvalScore(
+                        eval_run_id=run.id,
+                        eval_item_id=item.id,
+                        repeat=0,
+                        level=level,
+                        metrics=metrics,
+                    )
+                )
+        session.flush()
+        keep_summary(session, run)
+        session.commit()
+        return run.id
+
+
+def test_run_against_run_tests_each_change(client, evidence_run, later_run):
+    """Items of two uploads of one eval set match by question; the prompt's gain on knowledge
+    is significant, RAG's unchanged answers are the same on every item."""
+    changes = client.get(f"/api/v1/evals/{later_run}/changes?other={evidence_run}").json()
+    knowledge = changes["kinds"]["knowledge"]
+    prompt = knowledge["prompt"]["fact_recall"]
+    assert prompt["before"] == pytest.approx(8 / 40) and prompt["after"] == pytest.approx(30 / 40)
+    assert prompt["notable"] and prompt["test"]["n"] == 40 and prompt["test"]["test"] == "mcnemar"
+    assert knowledge["rag"]["fact_recall"]["test"]["status"] == "no_difference"
+    page = client.get(f"/evals/{later_run}/compare?other={evidence_run}")
+    assert page.status_code == 200
+    assert "+55 (95% CI" in page.text and "same on all 40 common items" in page.text
+    assert 'class="better"' in page.text

@@ -102,14 +102,25 @@ def test_winner_marks_clear_and_close_margins():
     assert winner({"prompt": stats(None)}, "quality") is None
 
 
-def test_run_differences_flag_notable_changes():
-    before = summarise([row(1, "triage", "finetune", 0, 0.2)], ["finetune"])
-    after = summarise([row(1, "triage", "finetune", 0, 0.9)], ["finetune"])
-    diff = run_differences(before, after)
-    quality = diff["levels"]["finetune"]["quality"]
-    assert quality["delta"] == pytest.approx(0.7) and quality["notable"]
-    same = run_differences(before, before)["kinds"]["triage"]["finetune"]["quality"]
-    assert same["delta"] == 0 and not same["notable"]
+def test_run_differences_test_each_change_on_common_items():
+    """finetune passes 12 of 20 items before and all 20 after: 8 discordant pairs, all one
+    way (McNemar p = 2 / 2**8); rag changes on one item only; prompt ran in one run only."""
+    before = [row(n, "triage", "finetune", 0, float(n < 12)) for n in range(20)]
+    before += [row(n, "triage", "rag", 0, 1.0) for n in range(20)]
+    before += [row(n, "triage", "prompt", 0, 1.0) for n in range(20)]
+    after = [row(n, "triage", "finetune", 0, 1.0) for n in range(20)]
+    after += [row(n, "triage", "rag", 0, float(n != 3)) for n in range(20)]
+    diff = run_differences(before, after, ["prompt", "rag", "finetune"])
+    finetune = diff["levels"]["finetune"]["quality"]
+    assert finetune["before"] == pytest.approx(0.6) and finetune["after"] == 1.0
+    assert finetune["delta"] == pytest.approx(0.4) and finetune["notable"]
+    assert finetune["test"]["test"] == "mcnemar" and finetune["test"]["n"] == 20
+    # Holm across the two tested levels: the smaller p doubled
+    assert finetune["test"]["p_adjusted"] == pytest.approx(2 * 2 / 2**8)
+    rag = diff["kinds"]["triage"]["rag"]["quality"]
+    assert rag["delta"] == pytest.approx(-0.05) and not rag["notable"]
+    prompt = diff["levels"]["prompt"]["quality"]
+    assert prompt["before"] == 1.0 and prompt["after"] is None and prompt["test"] is None
 
 
 def test_a_limit_takes_the_kinds_in_turn():

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from app.db.models import EvalRun
+from app.db.models import MAX_ID, EvalRun
 from app.db.queries import get_scenario
 from app.deps import RecordId, RuntimeDep, SessionDep, SettingsDep
 from app.evals.decision import scenario_report
@@ -23,7 +23,7 @@ from app.evals.runner import (
     get_eval_run,
     start_eval,
 )
-from app.evals.scores import EXPORT_COLUMNS, export_rows, list_eval_runs
+from app.evals.scores import EXPORT_COLUMNS, export_rows, list_eval_runs, run_changes
 from app.evals.summary import winners
 from app.evals.wins import run_wins
 from app.exports import MEDIA_TYPES, ExportFormat, attachment, csv_lines, json_lines
@@ -170,6 +170,21 @@ def eval_wins(
     run = get_eval_run(session, eval_id)
     wins = run_wins(session, run, a=a, b=b, metric=metric, kind=kind or None, direction=direction)
     return {"eval_run_id": run.id, **asdict(wins)}
+
+
+@router.get("/evals/{eval_id}/changes")
+def eval_changes(
+    eval_id: RecordId,
+    session: SessionDep,
+    other: Annotated[int, Query(ge=1, le=MAX_ID, description="the earlier run")],
+) -> dict[str, Any]:
+    """This run against an earlier run (`other`) of the same scenario: per level, and per kind
+    and level, each quality metric's mean in both runs and the change tested on the items
+    both scored (`test`: McNemar or Wilcoxon, Holm-adjusted across the levels of a metric;
+    `notable`: significant at 0.05). Items match by id within one eval set, else by kind and
+    input. 422 for runs of two scenarios."""
+    after, before = get_eval_run(session, eval_id), get_eval_run(session, other)
+    return {"before": before.id, "after": after.id, **run_changes(session, before, after)}
 
 
 @router.get("/scenarios/{slug}/report")

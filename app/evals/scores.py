@@ -9,7 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.models import EvalItem, EvalRun, EvalScore, Result
+from app.errors import AppError
 from app.evals.scoring import QUALITY_METRICS
+from app.evals.summary import run_differences
 
 
 class ScoredItem(NamedTuple):
@@ -40,16 +42,46 @@ def scored_items(session: Session, run_id: int) -> list[ScoredItem]:
 
 def summary_rows(session: Session, run_id: int) -> list[dict[str, Any]]:
     """The run's scores as the summary reads them (item, kind, level, repeat, metrics)."""
-    return [
-        {
-            "item": s.score.eval_item_id,
-            "kind": s.item.kind,
-            "level": s.score.level,
-            "repeat": s.score.repeat,
-            "metrics": s.score.metrics,
-        }
-        for s in scored_items(session, run_id)
-    ]
+    return [summary_row(s) for s in scored_items(session, run_id)]
+
+
+def summary_row(scored: ScoredItem, item: Any = None) -> dict[str, Any]:
+    """One score as the summary reads it; `item` names the item (default: its id)."""
+    return {
+        "item": scored.score.eval_item_id if item is None else item,
+        "kind": scored.item.kind,
+        "level": scored.score.level,
+        "repeat": scored.score.repeat,
+        "metrics": scored.score.metrics,
+    }
+
+
+class SameScenarioOnly(AppError):
+    status = 422
+
+
+def run_changes(session: Session, before: EvalRun, after: EvalRun) -> dict[str, Any]:
+    """What changed from one run of a scenario to another, level by level and per kind, with
+    the paired test of each change (`run_differences`). SameScenarioOnly for two scenarios."""
+    if before.scenario_id != after.scenario_id:
+        raise SameScenarioOnly("both eval runs must be of the same scenario")
+    levels = list(dict.fromkeys([*after.levels, *before.levels]))
+    return run_differences(*comparable_rows(session, before, after), levels)
+
+
+def comparable_rows(
+    session: Session, before: EvalRun, after: EvalRun
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Both runs' summary rows with items named alike: by id when the runs used one eval set,
+    else by kind and input (an eval set uploaded again has new item ids, the same questions)."""
+    if before.eval_set_id == after.eval_set_id:
+        return summary_rows(session, before.id), summary_rows(session, after.id)
+
+    def by_question(run: EvalRun) -> list[dict[str, Any]]:
+        scored = scored_items(session, run.id)
+        return [summary_row(s, item=(s.item.kind, s.item.input)) for s in scored]
+
+    return by_question(before), by_question(after)
 
 
 def export_rows(session: Session, run_id: int) -> list[dict[str, Any]]:

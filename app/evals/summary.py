@@ -13,8 +13,8 @@ from app.evals import metrics as m
 from app.evals import stats as st
 from app.evals.scoring import QUALITY_METRICS
 
-# Where no paired test is at hand (two runs, a summary without tests), differences in a
-# [0, 1] score smaller than this are called close, whatever the spread.
+# Where no paired test is at hand (a summary without tests), differences in a [0, 1] score
+# smaller than this are called close, whatever the spread.
 CLOSE = 0.05
 USAGE = (
     "latency_p50_ms",
@@ -178,33 +178,60 @@ def winners(
     }
 
 
-def run_differences(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    """Per level (and per kind and level), each quality metric's mean in two runs, the change,
-    and whether it is notable (larger than CLOSE and than either run's spread)."""
-
-    def group(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
-        return {
-            level: {name: change(a.get(level), b.get(level), name) for name in QUALITY_METRICS}
-            for level in dict.fromkeys([*a, *b])
-        }
-
-    kinds = dict.fromkeys([*before["kinds"], *after["kinds"]])
+def run_differences(
+    before: list[Row], after: list[Row], levels: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Two runs of a scenario, level by level (and per kind and level): each quality metric's
+    mean in both, and the change (after - before) tested on the items both scored, as levels
+    are tested within a run (McNemar or Wilcoxon, the p-values Holm-adjusted across the
+    levels of a metric). Rows must name items the same way in both runs (`comparable_rows`)."""
+    kinds = sorted({row["kind"] for row in [*before, *after]})
     return {
-        "levels": group(before["levels"], after["levels"]),
-        "kinds": {k: group(before["kinds"].get(k, {}), after["kinds"].get(k, {})) for k in kinds},
+        "levels": changes(before, after, levels),
+        "kinds": {
+            kind: changes(of_kind(before, kind), of_kind(after, kind), levels) for kind in kinds
+        },
     }
 
 
-def change(a: dict[str, Any] | None, b: dict[str, Any] | None, metric: str) -> dict[str, Any]:
-    was = a["metrics"][metric]["mean"] if a else None
-    now = b["metrics"][metric]["mean"] if b else None
-    if a is None or b is None or was is None or now is None:
-        return {"before": was, "after": now, "delta": None, "notable": False}
-    spreads = [s["metrics"][metric]["spread"] or 0 for s in (a, b)]
-    delta = now - was
+def of_kind(rows: list[Row], kind: str) -> list[Row]:
+    return [row for row in rows if row["kind"] == kind]
+
+
+def changes(before: list[Row], after: list[Row], levels: list[str]) -> dict[str, Any]:
+    """`{level: {metric: change}}` for the levels that either run scored."""
+    scored = [lv for lv in levels if any(r["level"] == lv for r in [*before, *after])]
+    found: dict[str, dict[str, Any]] = {lv: {} for lv in scored}
+    for name in QUALITY_METRICS:
+        was = {lv: item_scores(of_level(before, lv), name) for lv in scored}
+        now = {lv: item_scores(of_level(after, lv), name) for lv in scored}
+        tests = {lv: paired(now[lv], was[lv]) for lv in scored}
+        shown = [lv for lv in scored if tests[lv].n]
+        tests.update(zip(shown, st.holm_adjust([tests[lv] for lv in shown]), strict=True))
+        for lv in scored:
+            found[lv][name] = change(was[lv], now[lv], tests[lv])
+    return found
+
+
+def of_level(rows: list[Row], level: str) -> list[Row]:
+    return [row for row in rows if row["level"] == level]
+
+
+def change(
+    was: dict[Any, list[float]], now: dict[Any, list[float]], test: st.PairedTest
+) -> dict[str, Any]:
+    """A metric's mean over each run's items, and the paired test of the change on their
+    common items (`delta`: its mean difference there; None without common items)."""
+    before, after = mean_over_items(was), mean_over_items(now)
     return {
-        "before": was,
-        "after": now,
-        "delta": delta,
-        "notable": abs(delta) > max(CLOSE, *spreads),
+        "before": before,
+        "after": after,
+        "delta": test.difference if test.n else None,
+        "notable": test.significant,
+        "test": asdict(test) if test.n else None,
     }
+
+
+def mean_over_items(scores: dict[Any, list[float]]) -> float | None:
+    means = st.item_means(scores)
+    return sum(means.values()) / len(means) if means else None

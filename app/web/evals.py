@@ -36,9 +36,9 @@ from app.evals.runner import (
     latest_eval_set,
     start_eval,
 )
-from app.evals.scores import list_eval_runs, scored_items
+from app.evals.scores import list_eval_runs, run_changes, scored_items
 from app.evals.scoring import QUALITY_METRICS
-from app.evals.summary import USAGE, run_differences, winners
+from app.evals.summary import USAGE, winners
 from app.evals.wins import run_wins
 from app.jobs import ACTIVE
 from app.levels import level_names
@@ -206,13 +206,11 @@ def compare_runs(
 ):
     """This run against another run of the same scenario (`other`: the earlier one)."""
     after, before = get_eval_run(session, eval_id), get_eval_run(session, other)
-    if before.scenario_id != after.scenario_id:
-        raise SameScenarioOnly("both eval runs must be of the same scenario")
     context = {
         "before": before,
         "after": after,
         "metrics": QUALITY_METRICS,
-        "diff": run_differences(current_summary(session, before), current_summary(session, after)),
+        "diff": run_changes(session, before, after),
     }
     return render(request, "eval_compare.html", "eval_compare.html", context)
 
@@ -226,10 +224,6 @@ def no_report(session: Session, slug: str, per_kind: int) -> dict[str, Any]:
         "active": next((r for r in runs if r.status in ACTIVE), None),
         "ended": next((r for r in runs if r.status not in ACTIVE), None),
     }
-
-
-class SameScenarioOnly(AppError):
-    status = 422
 
 
 Choice = Annotated[str | None, Query(max_length=64)]
