@@ -190,6 +190,18 @@ class Settings(BaseSettings):
         "training (the before/after report); 0 = skip.",
     )
 
+    # Observability (issue 18)
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="Server log lines: text, or json (one JSON object per line, for a log "
+        "collector).",
+    )
+    tracing: bool = Field(
+        False,
+        description="OpenTelemetry spans for retrieval, generation and store; needs "
+        "opentelemetry-sdk (else it stays off and the start log says so).",
+    )
+
     @field_validator("prices")
     @classmethod
     def keep_default_prices(cls, prices: dict[str, LevelPrice]) -> dict[str, LevelPrice]:

@@ -26,7 +26,8 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -183,6 +184,7 @@ class Batcher:
         self._queue: queue.Queue[Row | None] = queue.Queue()
         self._batch = Batch()
         self._closed = False
+        self.forward_seconds = 0.0  # time in forward passes (prefills and steps), summed
         self._worker = threading.Thread(target=self._run, name="tritune-batcher", daemon=True)
         self._worker.start()
         # A daemon thread still inside torch when the interpreter exits aborts the process
@@ -209,6 +211,21 @@ class Batcher:
     def decoding(self) -> int:
         """Rows in the running batch."""
         return len(self._batch.rows)
+
+    @property
+    def queued(self) -> int:
+        """Requests submitted and not yet admitted to the batch."""
+        return self._queue.qsize()
+
+    @contextmanager
+    def _forward(self) -> Iterator[None]:
+        """Hold the model and the cores for one forward pass, and count its time."""
+        with self.model_lock, CORES:
+            started = time.perf_counter()
+            try:
+                yield
+            finally:
+                self.forward_seconds += time.perf_counter() - started
 
     def _run(self) -> None:
         while not self._closed:
@@ -250,7 +267,7 @@ class Batcher:
 
     @torch.inference_mode()
     def _prefill(self, row: Row) -> tuple[DynamicCache, int]:
-        with self.model_lock, CORES:
+        with self._forward():
             output = self.model_fn()(
                 input_ids=torch.tensor([row.prompt]),
                 attention_mask=torch.ones(1, len(row.prompt), dtype=torch.long),
@@ -266,7 +283,7 @@ class Batcher:
         batch = self._batch
         assert batch.mask is not None  # a step runs only while there are rows
         batch.mask = torch.cat([batch.mask, batch.mask.new_ones(len(batch.rows), 1)], dim=1)
-        with self.model_lock, CORES:
+        with self._forward():
             output = self.model_fn()(
                 input_ids=torch.tensor([[row.tokens[-1]] for row in batch.rows]),
                 attention_mask=batch.mask,

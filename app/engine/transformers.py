@@ -146,6 +146,15 @@ class TransformersEngine(Engine):
         """Stop the batcher's worker (also done at interpreter exit)."""
         self._batcher.close()
 
+    def queue_depth(self) -> dict[str, int]:
+        """Requests queued for the batcher and rows decoding in its batch."""
+        return {"queued": self._batcher.queued, "decoding": self._batcher.decoding}
+
+    @property
+    def forward_seconds(self) -> float:
+        """Seconds the model spent in forward passes (`/metrics`)."""
+        return self._batcher.forward_seconds
+
     def add_adapter(self, name: str, path: str, checksum: str) -> None:
         from peft import PeftModel
 
