@@ -174,12 +174,14 @@ class Batcher:
         decode: Callable[[list[int]], str],
         stop_ids: set[int],
         max_rows: int = 8,
+        device: torch.device | None = None,
     ) -> None:
         self.model_fn = model_fn
         self.adapter_kwargs = adapter_kwargs
         self.decode = decode
         self.stop_ids = stop_ids
         self.max_rows = max_rows
+        self.device = device or torch.device("cpu")  # the model's; inputs are moved there
         self.model_lock = FairLock()
         self._queue: queue.Queue[Row | None] = queue.Queue()
         self._batch = Batch()
@@ -269,8 +271,8 @@ class Batcher:
     def _prefill(self, row: Row) -> tuple[DynamicCache, int]:
         with self._forward():
             output = self.model_fn()(
-                input_ids=torch.tensor([row.prompt]),
-                attention_mask=torch.ones(1, len(row.prompt), dtype=torch.long),
+                input_ids=torch.tensor([row.prompt], device=self.device),
+                attention_mask=torch.ones(1, len(row.prompt), dtype=torch.long, device=self.device),
                 cache=DynamicCache(),
                 use_cache=True,
                 logits_to_keep=1,
@@ -285,9 +287,13 @@ class Batcher:
         batch.mask = torch.cat([batch.mask, batch.mask.new_ones(len(batch.rows), 1)], dim=1)
         with self._forward():
             output = self.model_fn()(
-                input_ids=torch.tensor([[row.tokens[-1]] for row in batch.rows]),
-                attention_mask=batch.mask,
-                position_ids=torch.tensor([[row.position] for row in batch.rows]),
+                input_ids=torch.tensor(
+                    [[row.tokens[-1]] for row in batch.rows], device=self.device
+                ),
+                attention_mask=batch.mask.to(self.device),
+                position_ids=torch.tensor(
+                    [[row.position] for row in batch.rows], device=self.device
+                ),
                 cache=batch.cache,
                 use_cache=True,
                 logits_to_keep=1,

@@ -38,6 +38,9 @@ class TrainingConfig(BaseModel):
     gradient_accumulation_steps: int = Field(DEFAULTS.gradient_accumulation_steps, ge=1, le=256)
     max_seq_len: int = Field(DEFAULTS.max_seq_len, ge=16, le=8192)
     seed: int = DEFAULTS.seed
+    qlora: bool = Field(
+        DEFAULTS.qlora, description="4-bit base (bitsandbytes, NF4) on a CUDA GPU: QLoRA"
+    )
     max_examples: int | None = Field(
         None, ge=1, description="Train on the dataset's first N training examples; null: all"
     )
