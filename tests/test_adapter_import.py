@@ -256,7 +256,10 @@ def test_a_dataset_exports_with_a_matching_axolotl_config(echo_client, session):
     from app.finetune.dataset import split_examples
 
     dataset = session.scalar(
-        select(Dataset).join(Scenario).where(Scenario.slug == "northwind").order_by(Dataset.id)
+        select(Dataset)
+        .join(Scenario, Dataset.scenario_id == Scenario.id)
+        .where(Scenario.slug == "northwind")
+        .order_by(Dataset.id)
     )
     answer = echo_client.get(f"/api/v1/datasets/{dataset.id}/export?format=axolotl")
     assert answer.status_code == 200
