@@ -153,10 +153,14 @@ def test_the_imported_adapter_serves_on_transformers_as_on_llamacpp(
 
 
 def remove(session, name: str) -> None:
-    from app.finetune.adapters import delete_adapter
+    """Delete the adapter, and the GGUF LoRA converted beside it (which deleting keeps)."""
+    from app.finetune.adapters import delete_adapter, get_adapter
 
+    folder = Path(get_adapter(session, name).path).parent
     delete_adapter(session, name)
     session.commit()
+    for converted in folder.glob(f"{name}.*.lora.gguf"):
+        converted.unlink()
 
 
 def test_a_directory_imports_from_the_cli(cli_run, axolotl_output, session, tmp_path):
