@@ -94,14 +94,16 @@ def stored(session, name: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def imported(client, axolotl_output, tmp_path_factory):
+def imported(client, settings, axolotl_output, tmp_path_factory):
     """The axolotl output imported over the API as a .tar.gz: (adapter JSON, archive)."""
     archive = tarball(axolotl_output, tmp_path_factory.mktemp("upload"))
     name = unique("axolotl")
     answer = post_import(client, [(archive.name, archive.read_bytes())], name)
     assert answer.status_code == 201, answer.text
     yield answer.json(), archive
-    client.delete(f"/api/v1/adapters/{name}")
+    assert client.delete(f"/api/v1/adapters/{name}").status_code == 204
+    for converted in settings.adapters_dir.glob(f"{name}.*.lora.gguf"):
+        converted.unlink()
 
 
 def test_an_axolotl_tarball_imports_with_its_checksum_and_origin(imported, settings):
