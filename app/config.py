@@ -107,6 +107,17 @@ class Settings(BaseSettings):
         description="How a constrained level's JSON schema is sent: `json_schema` (the OpenAI "
         "API, vLLM) or `json_object` (llama-cpp-python's server).",
     )
+    openai_push_adapters: bool = Field(
+        False,
+        description="Load each adapter into the server when it is activated or first used, "
+        "with vLLM's runtime LoRA endpoint (POST /v1/load_lora_adapter; the server needs "
+        "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True).",
+    )
+    openai_adapter_root: str | None = Field(
+        None,
+        description="Where the server sees TriTune's adapters directory (a shared volume, e.g. "
+        "/adapters); unset: the paths TriTune sees.",
+    )
     openai_max_concurrent: int = Field(
         8, ge=1, description="Requests of one batch sent to the server at once; 1 = in turn."
     )
@@ -141,9 +152,15 @@ class Settings(BaseSettings):
     max_pending_comparisons: int = Field(
         8, ge=1, description="Comparisons running or waiting at once; more get HTTP 503."
     )
-    transformers_dtype: Literal["float32", "bfloat16"] = Field(
-        "float32",
-        description="Weights of the transformers engine: float32 (the reference) or bfloat16.",
+    transformers_dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto",
+        description="Weights of the transformers engine: float32 (the reference), bfloat16, "
+        "float16, or auto (float32 on the CPU, bfloat16 on a GPU that has it, else float16).",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto",
+        description="Where the transformers engine and LoRA training run: cpu, cuda, or auto "
+        "(the GPU when torch sees one).",
     )
     max_batch_rows: int = Field(
         8, ge=1, le=64, description="Requests the transformers engine decodes together."
@@ -188,6 +205,18 @@ class Settings(BaseSettings):
         ge=0,
         description="Held-out examples run through the base model and the new adapter after "
         "training (the before/after report); 0 = skip.",
+    )
+
+    # Observability (issue 18)
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="Server log lines: text, or json (one JSON object per line, for a log "
+        "collector).",
+    )
+    tracing: bool = Field(
+        False,
+        description="OpenTelemetry spans for retrieval, generation and store; needs "
+        "opentelemetry-sdk (else it stays off and the start log says so).",
     )
 
     @field_validator("prices")

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.api import bundles, comparisons, documents, evals, finetune, health, scenarios, serving
+from app import logs
+from app.api import (
+    bundles,
+    comparisons,
+    documents,
+    evals,
+    finetune,
+    health,
+    metrics,
+    scenarios,
+    serving,
+)
 from app.config import Settings, get_settings
 from app.errors import install_handlers
+from app.request_metrics import RequestMetrics
 from app.runtime import Runtime
+from app.tracing import configure_tracing
 from app.web import api_docs, compare, history, knowledge, live
 from app.web import bundles as bundle_pages
 from app.web import evals as eval_pages
@@ -35,6 +47,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         own = runtime is None
         app.state.runtime = runtime or Runtime(settings or get_settings())
         if own:
+            configure_tracing(app.state.runtime.settings.tracing)
             app.state.runtime.migrate()
             app.state.runtime.load_in_background()
         app.state.runtime.training_worker()
@@ -54,15 +67,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_handlers(app)
     # the bundle pages before the scenario pages: `/scenarios/import` is no scenario's slug
     pages = (api_docs, compare, live, history, bundle_pages)
-    routers = (health, bundles, scenarios, comparisons, *pages)
+    routers = (health, metrics, bundles, scenarios, comparisons, *pages)
     others = (scenario_pages, documents, knowledge, finetune, finetune_pages, evals, eval_pages)
     for module in (*routers, *others, serving):  # serving: /v1, OpenAI-compatible
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(RequestMetrics)
     return app
 
 
-def configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def configure_logging(settings: Settings | None = None) -> None:
+    """The server's logs: plain or JSON lines (`TRITUNE_LOG_FORMAT`)."""
+    logs.configure_logging((settings or get_settings()).log_format)

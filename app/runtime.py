@@ -155,6 +155,18 @@ class Runtime:
         finally:
             self._slots.release()
 
+    def push_adapter(self, name: str, path: str, checksum: str) -> None:
+        """Hand a newly activated adapter to an engine that serves adapters from another
+        server (vLLM with `TRITUNE_OPENAI_PUSH_ADAPTERS`) now, not at its first comparison.
+        A failure is logged: that comparison tries again and reports it."""
+        engine = self.engine
+        if engine is None or not getattr(engine, "push_adapters", False):
+            return
+        try:
+            engine.load_adapter(name, path, checksum)
+        except Exception:
+            log.exception("pushing adapter %s to the server failed", name)
+
     def worker(self, kind: JobKind) -> JobWorker:
         """The one background worker that runs this runtime's jobs of `kind` (started on first
         use, and again if it was stopped; each start marks the kind's jobs whose process

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import io
-import tarfile
 from dataclasses import asdict
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
@@ -23,6 +20,8 @@ from app.evals.wins import adapter_wins
 from app.finetune import jobs as training_jobs
 from app.finetune.adapters import delete_adapter, get_adapter, set_active_adapter
 from app.finetune.config import TrainingConfig
+from app.finetune.exports import adapter_gguf, adapter_peft_archive, axolotl_archive
+from app.finetune.imports import import_adapter, staged_upload
 from app.finetune.jobs import (
     cancel_training,
     get_training,
@@ -200,6 +199,7 @@ def create_training(slug: str, body: TrainingCreate, session: SessionDep, runtim
         dataset_id=body.dataset_id,
         config=body.config,
         base_model=runtime.settings.base_model,
+        device=runtime.settings.device,
         adapter_name=body.adapter_name,
         activate=body.activate,
     )
@@ -260,10 +260,12 @@ def adapter_before_after_wins(
 
 
 @router.post("/adapters/{name}/activate", response_model=AdapterPublic)
-def activate(name: str, session: SessionDep):
-    """Make this adapter its scenario's active one (what the finetune level uses)."""
+def activate(name: str, session: SessionDep, runtime: RuntimeDep):
+    """Make this adapter its scenario's active one (what the finetune level uses); with
+    `TRITUNE_OPENAI_PUSH_ADAPTERS`, it is loaded into the vLLM server now."""
     adapter = set_active_adapter(session, name)
     session.commit()
+    runtime.push_adapter(adapter.name, adapter.path, adapter.checksum)
     return AdapterPublic.of(adapter, adapter.scenario)
 
 
@@ -275,15 +277,74 @@ def delete(name: str, session: SessionDep):
 
 
 @router.get("/adapters/{name}/export")
-def export(name: str, session: SessionDep):
-    """The adapter as a PEFT directory in a .tar.gz (loadable with `PeftModel.from_pretrained`)."""
+def export(
+    name: str,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    format: Literal["peft", "gguf"] = "peft",  # noqa: A002 (the query parameter's name)
+):
+    """The adapter as a PEFT directory in a .tar.gz (loadable with `PeftModel.from_pretrained`,
+    vLLM `--lora-modules`), or with `format=gguf` as a GGUF LoRA for llama.cpp (`--lora`;
+    422 when the base model is not a GGUF file)."""
     adapter = get_adapter(session, name)
-    directory = Path(adapter.path)
-    if not directory.is_dir():
-        raise NotFound(f"adapter {name!r}: its files are missing from {directory}")
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        archive.add(directory, arcname=name)
-    buffer.seek(0)
+    if format == "gguf":
+        path = adapter_gguf(adapter, runtime.settings.base_model)
+        return FileResponse(path, media_type="application/octet-stream", filename=f"{name}.gguf")
     headers = {"Content-Disposition": f'attachment; filename="{name}.tar.gz"'}
-    return StreamingResponse(buffer, media_type="application/gzip", headers=headers)
+    body = adapter_peft_archive(adapter)
+    return Response(body, media_type="application/gzip", headers=headers)
+
+
+@router.post("/scenarios/{slug}/adapters", status_code=201, response_model=AdapterPublic)
+def import_peft_adapter(
+    slug: str,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    files: Annotated[
+        list[UploadFile],
+        File(
+            description="A .tar.gz of a PEFT adapter directory, or its adapter_config.json "
+            "and adapter_model.safetensors"
+        ),
+    ],
+    name: Annotated[str, Form(max_length=128, description="Name to register it under.")],
+    activate: Annotated[bool, Form(description="Make it the scenario's active adapter.")] = False,
+):
+    """Import a LoRA adapter trained elsewhere (axolotl, Unsloth, LLaMA-Factory, PEFT): its
+    base model must be the scenario's and its modules ones both local engines serve (422
+    naming why, nothing stored otherwise); its checksum is recorded."""
+    scenario = get_scenario(session, slug)
+    uploads = [(f.filename or "upload", f.file) for f in files]
+    with staged_upload(uploads) as source:
+        adapter = import_adapter(
+            session,
+            scenario=scenario,
+            name=name,
+            source=source,
+            base_model=runtime.settings.base_model,
+            adapters_dir=runtime.settings.adapters_dir,
+            activate=activate,
+            origin=", ".join(u[0] for u in uploads),
+        )
+    session.commit()
+    if activate:
+        runtime.push_adapter(adapter.name, adapter.path, adapter.checksum)
+    return AdapterPublic.of(adapter, scenario)
+
+
+@router.get("/datasets/{dataset_id}/export")
+def export_dataset(
+    dataset_id: RecordId,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    format: Literal["axolotl"] = "axolotl",  # noqa: A002 (the query parameter's name)
+):
+    """The dataset as an axolotl run in a .tar.gz: `train.jsonl`, `eval.jsonl` (when it has an
+    eval split) and `axolotl.yaml` (a LoRA config with TriTune's defaults)."""
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise NotFound(f"dataset {dataset_id} not found")
+    body = axolotl_archive(session, dataset, runtime.settings.base_model)
+    filename = f"dataset-{dataset.id}-{format}.tar.gz"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return Response(body, media_type="application/gzip", headers=headers)

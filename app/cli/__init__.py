@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import typer
 
-from app.cli import bundles, compare, evals, finetune, knowledge, scenarios, setup, tuning
+from app.cli import adapters, bundles, compare, evals, finetune, knowledge, scenarios, setup, tuning
 
 app = typer.Typer(help="TriTune: few-shot prompt vs RAG vs LoRA fine-tune, side by side.")
 
@@ -46,6 +46,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "routing": evals.show_routing,
     "dataset": finetune.dataset,
     "train": finetune.train,
+    "dataset-export": adapters.export_dataset,
     "init": bundles.init,
 }
 for name, command in COMMANDS.items():
@@ -55,6 +56,7 @@ scenarios.app.command("import")(bundles.import_bundle)
 scenarios.app.command("export")(bundles.export_bundle)
 app.add_typer(scenarios.app, name="scenario")
 app.add_typer(tuning.app, name="tune")
+app.add_typer(adapters.app, name="adapter")
 
 if __name__ == "__main__":
     app()

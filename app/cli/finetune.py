@@ -131,6 +131,7 @@ def train(
                 dataset_id=dataset_id,
                 config=config,
                 base_model=runtime.settings.base_model,
+                device=runtime.settings.device,
                 adapter_name=name,
                 activate=activate,
             )

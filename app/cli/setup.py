@@ -12,7 +12,7 @@ from rich.table import Table
 from app.cli.context import cli_context
 from app.cli.display import console
 from app.cli.finetune import training_bar
-from app.config import Settings
+from app.config import Settings, get_settings
 from app.runtime import Runtime
 
 
@@ -25,7 +25,7 @@ def serve(
 
     from app.main import configure_logging, create_app
 
-    configure_logging()
+    configure_logging(get_settings())
     uvicorn.run(create_app(), host=host, port=port)
 
 

@@ -33,8 +33,10 @@ from app.engine import Engine, GenerationRequest, GenerationResult
 from app.engine.base import StageCallback, TokenCallback
 from app.errors import AppError
 from app.levels import LevelInputs, LevelPlan, LevelUnavailable, get_level, level_names
+from app.metrics import record_comparison
 from app.runtime import Runtime
 from app.scenarios.versions import resolve_versions
+from app.tracing import span
 
 log = logging.getLogger(__name__)
 
@@ -188,17 +190,18 @@ def run_comparison(
         requests = generation_requests(runnable, run, sinks, schema)
         outputs = generate_each_level(engine, requests)
     generated = dict(zip((p.level for p in runnable), outputs, strict=True))
-    comparison = store(
-        session,
-        record,
-        query,
-        run,
-        planned,
-        generated,
-        runtime,
-        query_tokens=embedder.count_tokens(query),
-        labels=labels or {},
-    )
+    with span("tritune.store"):
+        comparison = store(
+            session,
+            record,
+            query,
+            run,
+            planned,
+            generated,
+            runtime,
+            query_tokens=embedder.count_tokens(query),
+            labels=labels or {},
+        )
     return get_comparison(session, comparison.id)
 
 
@@ -209,7 +212,7 @@ def plan_level(name: str, inputs: LevelInputs, embed_s: float) -> Planned:
     version = inputs.versions.get(name)
     started = time.perf_counter()
     try:
-        with inputs.session.begin_nested():
+        with span("tritune.retrieval", level=name), inputs.session.begin_nested():
             plan = level.plan(inputs)
     except LevelUnavailable as error:
         return Planned(name, error=str(error), version=version)
@@ -308,7 +311,8 @@ def generate_each_level(
     if not requests:
         return []
     try:
-        return list(engine.generate(requests))
+        with span("tritune.generation", engine=engine.name, requests=len(requests)):
+            return list(engine.generate(requests))
     except Exception:
         log.exception("batched generation failed; retrying level by level")
     outputs: list[GenerationResult | Exception] = []
@@ -352,6 +356,7 @@ def store(
         comparison.results.append(result)
     session.add(comparison)
     session.commit()
+    record_comparison(comparison)
     return comparison
 
 

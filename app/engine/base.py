@@ -37,10 +37,11 @@ its generation holds to `super().__init__(model_lock=...)`. Then it registers a 
 from __future__ import annotations
 
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -141,23 +142,65 @@ class FairLock:
     def __init__(self) -> None:
         self._condition = threading.Condition()
         self._queue: deque[object] = deque()
+        self._held_since = 0.0
+        self._held_s = 0.0  # seconds it was held, summed (the `/metrics` busy time)
 
     def __enter__(self) -> FairLock:
         ticket = object()
         with self._condition:
             self._queue.append(ticket)
             self._condition.wait_for(lambda: self._queue[0] is ticket)
+            self._held_since = time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
         with self._condition:
+            self._held_s += time.perf_counter() - self._held_since
             self._queue.popleft()
             self._condition.notify_all()
+
+    @property
+    def held_seconds(self) -> float:
+        """Seconds the lock has been held since it was made, the current hold included."""
+        with self._condition:
+            current = time.perf_counter() - self._held_since if self._queue else 0.0
+            return self._held_s + current
 
     @property
     def waiting(self) -> int:
         """Callers holding or waiting for the lock."""
         return len(self._queue)
+
+
+class BusyMeter:
+    """Requests an engine is running or queueing now, and the seconds during which it had
+    at least one (its busy time; concurrent calls are not counted twice)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.in_flight = 0
+        self._busy_since = 0.0
+        self._busy_s = 0.0
+
+    @contextmanager
+    def running(self, requests: int) -> Iterator[None]:
+        with self._lock:
+            if self.in_flight == 0:
+                self._busy_since = time.perf_counter()
+            self.in_flight += requests
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_flight -= requests
+                if self.in_flight == 0:
+                    self._busy_s += time.perf_counter() - self._busy_since
+
+    @property
+    def busy_seconds(self) -> float:
+        with self._lock:
+            current = time.perf_counter() - self._busy_since if self.in_flight else 0.0
+            return self._busy_s + current
 
 
 class DeltaStream:
@@ -201,6 +244,7 @@ class Engine(ABC):
         self.model_lock = model_lock or threading.Lock()
         self._checksums: dict[str, str] = {}  # adapter name -> checksum of its files
         self._closed = False
+        self.meter = BusyMeter()
 
     # What callers use.
 
@@ -216,7 +260,8 @@ class Engine(ABC):
                     f"the {self.name} engine cannot constrain its output to a JSON schema; "
                     "use the llamacpp or openai engine for constrained levels"
                 )
-        return self.run(requests)
+        with self.meter.running(len(requests)):
+            return self.run(requests)
 
     def load_adapter(self, name: str, path: str, checksum: str) -> None:
         """Load the PEFT adapter in directory `path` under `name`; a no-op when the same
@@ -237,6 +282,12 @@ class Engine(ABC):
     def adapters(self) -> dict[str, str]:
         """The loaded adapters: name -> checksum (a copy)."""
         return dict(self._checksums)
+
+    def queue_depth(self) -> dict[str, int]:
+        """Requests waiting for the model, by state (`/metrics`); a backend that queues
+        otherwise than behind its model lock says so by overriding this."""
+        waiting = getattr(self.model_lock, "waiting", None)
+        return {} if waiting is None else {"waiting": waiting}
 
     @property
     def closed(self) -> bool:

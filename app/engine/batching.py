@@ -26,7 +26,8 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -173,16 +174,19 @@ class Batcher:
         decode: Callable[[list[int]], str],
         stop_ids: set[int],
         max_rows: int = 8,
+        device: torch.device | None = None,
     ) -> None:
         self.model_fn = model_fn
         self.adapter_kwargs = adapter_kwargs
         self.decode = decode
         self.stop_ids = stop_ids
         self.max_rows = max_rows
+        self.device = device or torch.device("cpu")  # the model's; inputs are moved there
         self.model_lock = FairLock()
         self._queue: queue.Queue[Row | None] = queue.Queue()
         self._batch = Batch()
         self._closed = False
+        self.forward_seconds = 0.0  # time in forward passes (prefills and steps), summed
         self._worker = threading.Thread(target=self._run, name="tritune-batcher", daemon=True)
         self._worker.start()
         # A daemon thread still inside torch when the interpreter exits aborts the process
@@ -209,6 +213,21 @@ class Batcher:
     def decoding(self) -> int:
         """Rows in the running batch."""
         return len(self._batch.rows)
+
+    @property
+    def queued(self) -> int:
+        """Requests submitted and not yet admitted to the batch."""
+        return self._queue.qsize()
+
+    @contextmanager
+    def _forward(self) -> Iterator[None]:
+        """Hold the model and the cores for one forward pass, and count its time."""
+        with self.model_lock, CORES:
+            started = time.perf_counter()
+            try:
+                yield
+            finally:
+                self.forward_seconds += time.perf_counter() - started
 
     def _run(self) -> None:
         while not self._closed:
@@ -254,10 +273,10 @@ class Batcher:
 
     @torch.inference_mode()
     def _prefill(self, row: Row) -> tuple[DynamicCache, int]:
-        with self.model_lock, CORES:
+        with self._forward():
             output = self.model_fn()(
-                input_ids=torch.tensor([row.prompt]),
-                attention_mask=torch.ones(1, len(row.prompt), dtype=torch.long),
+                input_ids=torch.tensor([row.prompt], device=self.device),
+                attention_mask=torch.ones(1, len(row.prompt), dtype=torch.long, device=self.device),
                 cache=DynamicCache(),
                 use_cache=True,
                 logits_to_keep=1,
@@ -270,11 +289,15 @@ class Batcher:
         batch = self._batch
         assert batch.mask is not None  # a step runs only while there are rows
         batch.mask = torch.cat([batch.mask, batch.mask.new_ones(len(batch.rows), 1)], dim=1)
-        with self.model_lock, CORES:
+        with self._forward():
             output = self.model_fn()(
-                input_ids=torch.tensor([[row.tokens[-1]] for row in batch.rows]),
-                attention_mask=batch.mask,
-                position_ids=torch.tensor([[row.position] for row in batch.rows]),
+                input_ids=torch.tensor(
+                    [[row.tokens[-1]] for row in batch.rows], device=self.device
+                ),
+                attention_mask=batch.mask.to(self.device),
+                position_ids=torch.tensor(
+                    [[row.position] for row in batch.rows], device=self.device
+                ),
                 cache=batch.cache,
                 use_cache=True,
                 logits_to_keep=1,

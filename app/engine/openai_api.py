@@ -9,9 +9,14 @@ first content delta, and the token counts are the server's `usage` (asked for wi
 model's tokenizer (`tokenizers.local_tokenizer`).
 
 Adapters follow the vLLM / llama.cpp-server convention: each LoRA is served as a model of
-its own, under the adapter's name unless `adapter_models` maps it to another. The server
-loads the adapter's files itself, so `load_adapter` only checks that it lists that model
-(`GET /models`); TriTune cannot check the served files against the adapter's checksum.
+its own, under the adapter's name unless `adapter_models` maps it to another. By default the
+server loads the adapter's files itself, so `load_adapter` only checks that it lists that
+model (`GET /models`); TriTune cannot check the served files against the adapter's checksum.
+With `push_adapters` (a vLLM server started with `--enable-lora` and
+`VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`), `load_adapter` pushes the adapter instead:
+`POST /v1/load_lora_adapter {lora_name, lora_path, load_inplace}`, the path as the server
+sees it (`adapter_root`: the shared volume's mount point there); a changed adapter (new
+checksum) is loaded again in place, or unloaded and loaded on a vLLM without `load_inplace`.
 
 The requests of one `generate` call are sent at once, one thread each (at most
 `max_concurrent`): a server that batches (vLLM, llama.cpp's server with several slots)
@@ -35,6 +40,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -132,8 +138,12 @@ class OpenAIEngine(Engine):
         extra_body: dict | None = None,
         max_concurrent: int = 8,
         schema_format: str = "json_schema",
+        push_adapters: bool = False,
+        adapter_root: str | None = None,
     ) -> None:
         super().__init__()
+        self.push_adapters = push_adapters
+        self.adapter_root = adapter_root
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.base_model = base_model
@@ -168,6 +178,8 @@ class OpenAIEngine(Engine):
             extra_body=settings.openai_extra_body,
             max_concurrent=settings.openai_max_concurrent,
             schema_format=settings.openai_schema_format,
+            push_adapters=settings.openai_push_adapters,
+            adapter_root=settings.openai_adapter_root,
         )
 
     def url(self, path: str) -> str:
@@ -195,9 +207,14 @@ class OpenAIEngine(Engine):
     # Adapters: models the server serves.
 
     def add_adapter(self, name: str, path: str, checksum: str) -> None:
-        """Check that the server lists the adapter's model (`path` is not used: the server
-        loaded the files itself; a checksum already checked is not checked again)."""
+        """Push the adapter to the server (`push_adapters`), or check that the server lists
+        its model (`path` is not used then: the server loaded the files itself; a checksum
+        already checked is not checked again)."""
         served = self.adapter_models.get(name, name)
+        if self.push_adapters:
+            self.push_adapter(served, self.server_path(path))
+            self._served[name] = served
+            return
         models = self.served_models()
         if served not in models:
             listed = ", ".join(models[:LISTED_MODELS]) + (", ..." if models[LISTED_MODELS:] else "")
@@ -207,6 +224,26 @@ class OpenAIEngine(Engine):
                 "it with TRITUNE_OPENAI_ADAPTER_MODELS"
             )
         self._served[name] = served
+
+    def server_path(self, path: str) -> str:
+        """The adapter directory as the server sees it."""
+        if not self.adapter_root:
+            return path
+        return f"{self.adapter_root.rstrip('/')}/{Path(path).name}"
+
+    def push_adapter(self, served: str, path: str) -> None:
+        """vLLM's runtime LoRA loading; an adapter already loaded under that name (a vLLM
+        that predates `load_inplace`) is unloaded and loaded again."""
+        body = {"lora_name": served, "lora_path": path, "load_inplace": True}
+        url = self.url("load_lora_adapter")
+        with self.named_errors(url):
+            response = self.client.post(url, json=body)
+            if response.status_code == 400 and "already" in error_detail(response):
+                unload = self.url("unload_lora_adapter")
+                self.check_status(self.client.post(unload, json={"lora_name": served}), unload)
+                response = self.client.post(url, json=body)
+            self.check_status(response, url)
+        log.info("pushed adapter %s (%s) to %s", served, path, url)
 
     def served_models(self) -> list[str]:
         url = self.url("models")

@@ -27,6 +27,7 @@ from app.config import Settings
 from app.cores import configure_threads
 from app.engine.base import Engine, GenerationRequest, GenerationResult
 from app.engine.batching import Batcher, Row
+from app.engine.devices import resolve_device, resolve_dtype
 from app.engine.tokenizers import hf_decode, hf_render_chat
 
 if TYPE_CHECKING:  # peft loads with the first adapter
@@ -102,6 +103,13 @@ def dequantised_copy(gguf: Path, cache_dir: Path) -> Path:
     return target
 
 
+def placement_label(dtype: str, device: str) -> str:
+    """What results add to the model's name: nothing for the reference (float32 on the
+    CPU), else the dtype and a GPU device (`SmolLM2... (bfloat16, cuda)`)."""
+    parts = [p for p in (dtype, device) if p not in ("float32", "cpu")]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 class TransformersEngine(Engine):
     name = "transformers"
 
@@ -112,16 +120,18 @@ class TransformersEngine(Engine):
         max_batch_rows: int = 8,
         cache_dir: Path | None = None,
         dtype: str = "float32",
+        device: str = "cpu",
     ) -> None:
         if threads:
             configure_threads(threads)
         self.model = model_display_name(base_model)
         self.base_model = base_model
+        self.device = torch.device(device)
         self._model: PreTrainedModel | PeftModel
         self._model, self.tokenizer = load_base(base_model, cache_dir)
-        if dtype != "float32":  # adapters loaded later keep fp32 LoRA weights (PEFT's default)
-            self._model.to(getattr(torch, dtype))
-            self.model = f"{self.model} ({dtype})"  # stored with every result
+        # adapters loaded later keep fp32 LoRA weights (PEFT's default), on the same device
+        self._model.to(device=self.device, dtype=getattr(torch, dtype))
+        self.model += placement_label(dtype, device)  # stored with every result
         self._model.eval()
         self._batcher = Batcher(
             model_fn=lambda: self._model,
@@ -129,22 +139,36 @@ class TransformersEngine(Engine):
             decode=self.decode,
             stop_ids=self.stop_ids(),
             max_rows=max_batch_rows,
+            device=self.device,
         )
         super().__init__(model_lock=self._batcher.model_lock)  # adapters load between steps
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TransformersEngine:
+        """The engine on `TRITUNE_DEVICE` in `TRITUNE_TRANSFORMERS_DTYPE` (auto: the GPU when
+        there is one, float32 on the CPU, bfloat16 or float16 on a GPU)."""
+        device = resolve_device(settings.device)
         return cls(
             settings.base_model,
             threads=settings.inference_threads,
             max_batch_rows=settings.max_batch_rows,
             cache_dir=settings.models_cache_dir,
-            dtype=settings.transformers_dtype,
+            dtype=resolve_dtype(settings.transformers_dtype, device),
+            device=device,
         )
 
     def release(self) -> None:
         """Stop the batcher's worker (also done at interpreter exit)."""
         self._batcher.close()
+
+    def queue_depth(self) -> dict[str, int]:
+        """Requests queued for the batcher and rows decoding in its batch."""
+        return {"queued": self._batcher.queued, "decoding": self._batcher.decoding}
+
+    @property
+    def forward_seconds(self) -> float:
+        """Seconds the model spent in forward passes (`/metrics`)."""
+        return self._batcher.forward_seconds
 
     def add_adapter(self, name: str, path: str, checksum: str) -> None:
         from peft import PeftModel

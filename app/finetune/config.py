@@ -76,6 +76,9 @@ class TrainingConfig(BaseModel):
         description="Tokens per example; longer examples are cut (longer is slower)",
     )
     seed: int = Field(DEFAULTS.seed, description="Random seed: the same seed, the same adapter")
+    qlora: bool = Field(
+        DEFAULTS.qlora, description="4-bit base (bitsandbytes, NF4) on a CUDA GPU: QLoRA"
+    )
     max_examples: int | None = Field(
         None, ge=1, description="Train on the dataset's first N training examples; null: all"
     )

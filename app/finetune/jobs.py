@@ -24,10 +24,12 @@ from sqlalchemy.orm import Session
 
 from app import jobs
 from app.db.models import Adapter, Dataset, Scenario, Training
+from app.engine.devices import qlora_refusal
 from app.errors import AppError
 from app.finetune.adapters import register_adapter
 from app.finetune.config import ConfigError, TrainingConfig, check_target_modules
 from app.finetune.dataset import ChatExample, split_examples
+from app.finetune.placement import Placement
 from app.finetune.report import before_after
 from app.finetune.train import StepReport, read_training_record, train_lora
 
@@ -57,8 +59,13 @@ def submit_training(
     base_model: str,
     adapter_name: str | None = None,
     activate: bool = False,
+    device: str = "auto",
 ) -> Training:
-    """Validate and queue a training job (the caller commits)."""
+    """Validate and queue a training job (the caller commits). `device`: TRITUNE_DEVICE,
+    against which a QLoRA config is checked (BadTraining naming what is missing)."""
+    refusal = qlora_refusal(device) if config.qlora else None
+    if refusal:
+        raise BadTraining(refusal)
     dataset = pick_dataset(session, scenario, dataset_id)
     model = config.base_model or base_model
     config = config.model_copy(update={"base_model": model})
@@ -150,6 +157,7 @@ def train_and_register(runtime: Runtime, job_id: int, on_step: StepSink | None =
             output_dir=output_dir,
             progress=lambda report: record_step(runtime, job_id, report, on_step),
             eval_examples=held_out,
+            placement=Placement(settings.device, settings.models_cache_dir),
         )
         evaluation = evaluate(runtime, name, output_dir, held_out)
         if held_out_note:

@@ -21,8 +21,8 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
 from app.engine.tokenizers import hf_render_chat
-from app.engine.transformers import load_base
 from app.finetune.dataset import ChatExample
+from app.finetune.placement import Placement, load_training_base
 
 IGNORE = -100
 TRAINING_RECORD = "tritune_training.json"
@@ -56,6 +56,7 @@ class TrainConfig:
     # bfloat16 autocast: ~1.5x faster LoRA steps on CPUs with native bf16 (measured on this
     # 2-core AVX512-BF16 machine); LoRA weights and optimizer state stay fp32.
     bf16: bool | None = None  # None = when the CPU supports it
+    qlora: bool = False  # a 4-bit base on a CUDA GPU (app/finetune/placement.py)
 
     def __post_init__(self) -> None:
         if not 1 <= self.lora_r <= 256:
@@ -142,6 +143,7 @@ def answer_loss(model: PreTrainedModel | PeftModel, batch: dict[str, torch.Tenso
     # a `*ForCausalLM`: its body (`model`) and head (`lm_head`) are not declared on the
     # `PreTrainedModel` type, so they are used untyped
     causal_lm: Any = model.get_base_model() if isinstance(model, PeftModel) else model
+    batch = {key: tensor.to(causal_lm.device) for key, tensor in batch.items()}  # CPU: no-op
     hidden = causal_lm.model(
         input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
     ).last_hidden_state
@@ -188,18 +190,21 @@ def train_lora(
     output_dir: Path,
     progress: Progress | None = None,
     eval_examples: list[ChatExample] | None = None,
+    placement: Placement | None = None,
 ) -> TrainResult:
     """Train a LoRA adapter on `examples`, save it as a PEFT directory at `output_dir`.
 
     `progress` is called before the first step and after every optimizer step; an exception
     it raises (a cancelled job) stops training and nothing is saved. With `eval_examples`,
     their loss is measured before training (a fresh LoRA changes nothing: the base model's
-    loss) and after it."""
+    loss) and after it. `placement`: the device (TRITUNE_DEVICE) the base goes to."""
     if not examples:
         raise ValueError("no training examples")
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    base, tokenizer = load_base(base_model)
+    base, tokenizer = load_training_base(
+        base_model, qlora=config.qlora, placement=placement or Placement()
+    )
     model = get_peft_model(
         base,
         LoraConfig(

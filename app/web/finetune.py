@@ -20,6 +20,7 @@ from app.evals.wins import ADAPTER_METRICS, adapter_wins
 from app.finetune.adapters import delete_adapter, get_adapter, set_active_adapter
 from app.finetune.config import ConfigError, TrainingConfig, config_from, parse_config
 from app.finetune.estimate import measured_speed
+from app.finetune.imports import AdapterRejected, import_adapter, staged_upload
 from app.finetune.jobs import (
     active_trainings,
     cancel_training,
@@ -128,12 +129,44 @@ def start_training(
         dataset_id=dataset_id,
         config=config,
         base_model=runtime.settings.base_model,
+        device=runtime.settings.device,
         adapter_name=adapter_name.strip() or None,
         activate=activate,
     )
     session.commit()
     runtime.training_worker().notify()
     return go(request, f"/trainings/{job.id}")
+
+
+@router.post("/scenarios/{slug}/adapters/import")
+def import_adapter_form(
+    request: Request,
+    slug: str,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    files: Annotated[list[UploadFile], File()],
+    name: Annotated[str, Form(max_length=128)],
+    activate: Annotated[bool, Form()] = False,
+):
+    """Import a PEFT adapter; the adapter's page, or the reason it was refused (422)."""
+    uploads = [(f.filename or "upload", f.file) for f in files]
+    try:
+        with staged_upload(uploads) as source:
+            import_adapter(
+                session,
+                scenario=get_scenario(session, slug),
+                name=name.strip(),
+                source=source,
+                base_model=runtime.settings.base_model,
+                adapters_dir=runtime.settings.adapters_dir,
+                activate=activate,
+                origin=", ".join(u[0] for u in uploads),
+            )
+    except AdapterRejected as error:
+        context = finetune_context(session, runtime, slug, import_error=error.message)
+        return render(request, "finetune.html", "_partials/import_error.html", context, 422)
+    session.commit()
+    return go(request, f"/adapters/{name.strip()}")
 
 
 @router.get("/status/trainings")
@@ -201,9 +234,10 @@ def training_loss(losses: list[float], metrics: dict[str, Any]) -> LossChart:
 
 
 @router.post("/adapters/{name}/activate")
-def activate(request: Request, name: str, session: SessionDep):
-    set_active_adapter(session, name)
+def activate(request: Request, name: str, session: SessionDep, runtime: RuntimeDep):
+    adapter = set_active_adapter(session, name)
     session.commit()
+    runtime.push_adapter(adapter.name, adapter.path, adapter.checksum)
     return go(request, "/adapters")
 
 

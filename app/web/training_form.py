@@ -24,7 +24,7 @@ class ConfigField:
     label: str
     help: str
     value: str
-    kind: str  # the input's type: number or text
+    kind: str  # the input's type: number, text or checkbox
     step: str | None = None
     placeholder: str = ""
 
@@ -35,13 +35,14 @@ def config_fields(config: TrainingConfig, base_model: str) -> list[ConfigField]:
     for name, info in TrainingConfig.model_fields.items():
         value = getattr(config, name)
         number = info.annotation in (int, float, int | None)
+        kind = "checkbox" if info.annotation is bool else "number" if number else "text"
         fields.append(
             ConfigField(
                 name=name,
                 label=name.replace("_", " "),
                 help=info.description or "",
                 value=form_value(value),
-                kind="number" if number else "text",
+                kind=kind,
                 step=STEPS.get(name, "1" if info.annotation in (int, int | None) else "any"),
                 placeholder=placeholder(name, base_model),
             )
