@@ -157,7 +157,8 @@ def run_comparison(
         planned = [plan_level(name, inputs, embed_s) for name in run.levels]
         load_adapters(engine, planned)
         runnable = [p for p in planned if p.plan is not None]
-        requests = generation_requests(runnable, run, on_token, schema)
+        deadline = time.monotonic() + runtime.settings.generation_timeout_s
+        requests = generation_requests(runnable, run, on_token, schema, deadline)
         outputs = generate_each_level(engine, requests)
     generated = dict(zip((p.level for p in runnable), outputs, strict=True))
     comparison = store(
@@ -224,6 +225,7 @@ def generation_requests(
     options: RunOptions,
     on_token: TokenSink | None,
     schema: dict[str, Any] | None = None,
+    deadline: float | None = None,
 ) -> list[GenerationRequest]:
     def sink(level: str) -> TokenCallback | None:
         return (lambda text: on_token(level, text)) if on_token else None
@@ -236,6 +238,7 @@ def generation_requests(
             temperature=options.temperature,
             on_token=sink(level),
             json_schema=schema,
+            deadline=deadline,
         )
 
     return [request(p.level, p.plan) for p in runnable if p.plan is not None]
@@ -288,10 +291,20 @@ def store(
             fill_generation(result, output, p)
             fill_billing(result, p, machine_share=shares[p.level], query_tokens=query_tokens)
             result.cost_usd = billed_cost(result, runtime.settings)
+            if output.timed_out:
+                result.error = timed_out_error(runtime.settings)
         comparison.results.append(result)
     session.add(comparison)
     session.commit()
     return comparison
+
+
+def timed_out_error(settings: Settings) -> str:
+    """A level stopped at the comparison's deadline: its output (kept) is cut short."""
+    return (
+        f"timed out: generation took longer than {settings.generation_timeout_s:g} s "
+        "(TRITUNE_GENERATION_TIMEOUT_S); the output is cut short"
+    )
 
 
 def machine_shares(generated: dict[str, GenerationResult | Exception]) -> dict[str, float]:

@@ -34,6 +34,7 @@ its generation holds to `super().__init__(model_lock=...)`. Then it registers a 
 from __future__ import annotations
 
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
@@ -56,6 +57,12 @@ class GenerationRequest:
     on_token: TokenCallback | None = field(default=None, repr=False)
     # decode only text valid under this JSON schema (a constrained level); None: free text
     json_schema: dict[str, Any] | None = None
+    # `time.monotonic()` by which generation stops (None: no limit): a request still waiting
+    # or decoding then stops where it is, and its result says `timed_out`
+    deadline: float | None = None
+
+    def past_deadline(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
 
 @dataclass
@@ -65,6 +72,7 @@ class GenerationResult:
     completion_tokens: int
     first_token_s: float
     generation_s: float
+    timed_out: bool = False  # stopped at the request's deadline: `text` is cut short
 
     @property
     def tokens_per_s(self) -> float:
@@ -72,6 +80,11 @@ class GenerationResult:
         if self.completion_tokens <= 1 or self.generation_s <= 0:
             return 0.0
         return (self.completion_tokens - 1) / self.generation_s
+
+
+def timed_out_unstarted(request: GenerationRequest) -> GenerationResult:
+    """The result of a request whose deadline passed before it started: nothing generated."""
+    return GenerationResult("", 0, 0, 0.0, 0.0, timed_out=True)
 
 
 class AdapterNotLoaded(KeyError):
