@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.api import bundles, comparisons, documents, evals, finetune, health, scenarios, serving
+from app.body_limits import BodyLimits
 from app.config import Settings, get_settings
 from app.errors import install_handlers
 from app.runtime import Runtime
@@ -44,6 +45,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             app.state.runtime.close()
 
     app = FastAPI(title="TriTune", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # innermost: a request body over its limit fails in the route's own handlers (413)
+    app.add_middleware(
+        BodyLimits, settings=lambda: runtime.settings if runtime else settings or get_settings()
+    )
     install_handlers(app)
     # the bundle pages before the scenario pages: `/scenarios/import` is no scenario's slug
     routers = (health, bundles, scenarios, comparisons, compare, history, bundle_pages)
