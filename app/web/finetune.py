@@ -25,6 +25,7 @@ from app.finetune.jobs import (
 )
 from app.finetune.uploads import upload_from_request
 from app.runtime import Runtime
+from app.scenarios.current import choose_dataset, current_dataset
 from app.web.chart import line_chart
 from app.web.render import go, render, templates
 
@@ -35,9 +36,11 @@ def finetune_context(session: Session, runtime: Runtime, slug: str, **extra: Any
     scenario = get_scenario(session, slug)
     datasets = list_datasets(session, scenario_id=scenario.id)
     trainings = list_trainings(session, scenario_id=scenario.id, limit=20)
+    current = current_dataset(session, scenario)
     return {
         "scenario": scenario,
         "datasets": datasets,
+        "current_dataset_id": current.id if current else None,
         "trainings": trainings,
         "config_yaml": extra.pop("config_yaml", None) or default_yaml(runtime.settings.base_model),
         **extra,
@@ -50,7 +53,7 @@ def finetune_page(request: Request, slug: str, session: SessionDep, runtime: Run
     return render(request, "finetune.html", "finetune.html", context)
 
 
-@router.post("/scenarios/{slug}/datasets")
+@router.post("/scenarios/{slug}/datasets", form_limits={"max_files": 2})
 def upload(
     request: Request,
     slug: str,
@@ -78,6 +81,15 @@ def upload(
     return render(request, "finetune.html", "_partials/dataset_report.html", context, status)
 
 
+@router.post("/scenarios/{slug}/datasets/{dataset_id}/current")
+def make_dataset_current(request: Request, slug: str, dataset_id: RecordId, session: SessionDep):
+    """Make the dataset the scenario's current one (what trainings and the prompt level's
+    default pool use), then show the fine-tuning page again."""
+    choose_dataset(session, get_scenario(session, slug), dataset_id)
+    session.commit()
+    return go(request, f"/scenarios/{slug}/finetune")
+
+
 @router.post("/scenarios/{slug}/trainings")
 def start_training(
     request: Request,
@@ -102,6 +114,7 @@ def start_training(
         dataset_id=dataset_id,
         config=config,
         base_model=runtime.settings.base_model,
+        settings=runtime.settings,
         adapter_name=adapter_name.strip() or None,
         activate=activate,
     )
