@@ -67,9 +67,8 @@ class Sampling(TypedDict):
 class RequestTracker:
     """Called by llama-cpp-python after each sampled token (as a stopping criterion that stops
     only at the request's deadline): notes the first token's time and streams the text decoded
-    so far. At call k the
-    context holds the prompt and the first k-1 completion tokens, so the stream trails by
-    one token; `stream.finish` sends the rest."""
+    so far. At call k the context holds the prompt and the first k-1 completion tokens, so the
+    stream trails by one token; `stream.finish` sends the rest."""
 
     def __init__(
         self, tokenizer: GGUFTokenizer, prompt: list[int], request: GenerationRequest
