@@ -149,6 +149,21 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         20 * 1024 * 1024, ge=1, description="Largest uploaded file (documents, datasets), in bytes."
     )
+    max_request_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Largest request body of a route that takes no upload, in bytes; refused "
+        "with 413 as it arrives.",
+    )
+    max_documents_request_bytes: int = Field(
+        100 * 1024 * 1024,
+        ge=1,
+        description="Largest document upload request (all its files), in bytes; refused with "
+        "413 before it is stored on disk.",
+    )
+    max_files_per_request: int = Field(
+        100, ge=1, description="Most files one document upload may hold."
+    )
     max_pending_comparisons: int = Field(
         8, ge=1, description="Comparisons running or waiting at once; more get HTTP 503."
     )
@@ -217,6 +232,32 @@ class Settings(BaseSettings):
         False,
         description="OpenTelemetry spans for retrieval, generation and store; needs "
         "opentelemetry-sdk (else it stays off and the start log says so).",
+    )
+    max_training_epochs: int = Field(
+        20, ge=1, le=100, description="Most epochs a training run may ask for."
+    )
+    max_training_steps: int = Field(
+        5000,
+        ge=1,
+        description="Most optimizer steps a training run may take (epochs x training examples "
+        "/ (micro_batch_size x gradient_accumulation_steps)).",
+    )
+    max_queued_trainings: int = Field(
+        3,
+        ge=1,
+        description="Trainings a scenario may have waiting to run; more get HTTP 503 with "
+        "Retry-After.",
+    )
+    # Evals: one runs at a time (others get 409); these bound its size.
+    max_eval_items: int = Field(
+        1000, ge=1, description="Most eval items one run may take (pass `limit` for fewer)."
+    )
+    max_eval_repeats: int = Field(5, ge=1, le=20, description="Most repeats of each eval item.")
+    generation_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description="Seconds a comparison's generation may take, its levels together; a level "
+        "not finished by then is reported as timed out (its error says so).",
     )
 
     @field_validator("prices")

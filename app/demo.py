@@ -3,8 +3,8 @@ adapter.
 
 Loading is an ordinary bundle import (app/scenarios/bundles.py) that keeps an existing
 `northwind`: its prompts, schema and documents are the team's to edit, and a restart must not
-undo that. Documents, datasets and the eval set are keyed by content, so a second start finds
-everything in place and adds nothing.
+undo that; a document the team deleted stays deleted. Documents, datasets and the eval set are
+keyed by content, so a second start finds everything in place and adds nothing.
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ from app.db.models import Adapter, Dataset, Scenario, Training
 from app.finetune import train as train_module
 from app.finetune.adapters import register_adapter, usable
 from app.finetune.config import TrainingConfig
-from app.finetune.dataset import latest_dataset, split_examples
+from app.finetune.dataset import split_examples
 from app.finetune.jobs import submit_training
 from app.finetune.train import Progress, TrainConfig, read_training_record, train_lora
 from app.rag.embedding import Embedder
 from app.scenarios.bundles import ImportReport, import_bundle
+from app.scenarios.current import current_dataset
 
 log = logging.getLogger(__name__)
 SLUG = "northwind"
@@ -108,13 +109,13 @@ def demo_recipe(
 
 def demo_dataset(session: Session, scenario: Scenario) -> Dataset | None:
     """The dataset the demo shipped with (not one a team uploaded into `northwind` since,
-    which would make every restart train another adapter); the latest if it is gone."""
+    which would make every restart train another adapter); the current one if it is gone."""
     shipped = session.scalar(
         select(Dataset)
         .where(Dataset.scenario_id == scenario.id, Dataset.name == DATASET)
         .order_by(Dataset.id)
     )
-    return shipped or latest_dataset(session, scenario.id)
+    return shipped or current_dataset(session, scenario)
 
 
 def register_from_disk(session: Session, settings: Settings, recipe: DemoRecipe) -> bool:
@@ -193,6 +194,7 @@ def queue_demo_training(session: Session, settings: Settings) -> Training | None
         dataset_id=recipe.dataset.id,
         config=config,
         base_model=settings.base_model,
+        settings=settings,
         adapter_name=recipe.name,
         activate=True,
     )

@@ -20,6 +20,7 @@ from app.api import (
     scenarios,
     serving,
 )
+from app.body_limits import BodyLimits
 from app.config import Settings, get_settings
 from app.errors import install_handlers
 from app.request_metrics import RequestMetrics
@@ -63,6 +64,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         description=DESCRIPTION,
         lifespan=lifespan,
         docs_url=None,
+    )
+    # innermost: a request body over its limit fails in the route's own handlers (413)
+    app.add_middleware(
+        BodyLimits, settings=lambda: runtime.settings if runtime else settings or get_settings()
     )
     install_handlers(app)
     # the bundle pages before the scenario pages: `/scenarios/import` is no scenario's slug

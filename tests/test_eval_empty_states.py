@@ -104,9 +104,9 @@ def test_the_estimate_comes_from_earlier_runs_else_comparisons(session, echo_cli
 
 
 def plan_eval_set_id(session, scenario) -> int:
-    from app.evals.runner import latest_eval_set
+    from app.evals.runner import current_eval_set
 
-    return latest_eval_set(session, scenario).id
+    return current_eval_set(session, scenario).id
 
 
 def test_the_quick_eval_starts_from_the_report_page_and_the_report_follows(echo_client, slug):

@@ -43,6 +43,7 @@ class BundleImported(BaseModel):
 @router.post(
     "/import",
     status_code=201,
+    form_limits={"max_files": 1},
     response_model=BundleImported,
     responses={
         409: {"description": "The slug is taken."},

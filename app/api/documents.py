@@ -141,11 +141,12 @@ UPLOAD_SCHEMA = {
 }
 
 
-async def sources_of(request: Request) -> list[SourceFile]:
-    """The files of a multipart upload, or the one document of a JSON body."""
+async def sources_of(request: Request, max_files: int) -> list[SourceFile]:
+    """The files of a multipart upload (at most `max_files`), or the one document of a JSON
+    body."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_files=1000)
+        form = await request.form(max_files=max_files)
         return [SourceFile.of_upload(v) for _, v in form.multi_items() if isinstance(v, UploadFile)]
     if content_type.startswith("application/json"):
         try:
@@ -170,7 +171,7 @@ async def upload_documents(slug: str, request: Request, session: SessionDep, run
     was stored (or was already there), else 413 (all too large) or 422 naming each file."""
     scenario = get_scenario(session, slug)
     embedder = runtime.loaded_embedder()
-    sources = await sources_of(request)
+    sources = await sources_of(request, runtime.settings.max_files_per_request)
     if not sources:
         raise AppError("no files in the upload; send them in the multipart field `files`")
     report = await run_in_threadpool(

@@ -3,19 +3,20 @@ the scenario's decision report."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, UploadFile
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from app.db.models import MAX_ID, EvalRun
+from app.db.models import MAX_ID, EvalRun, EvalSet, Scenario
 from app.db.queries import get_scenario
 from app.deps import RecordId, RuntimeDep, SessionDep, SettingsDep
 from app.evals.decision import scenario_report
-from app.evals.items import MAX_UPLOAD_BYTES, kind_counts, parse_eval_upload, store_eval_set
+from app.evals.items import MAX_UPLOAD_BYTES, parse_eval_upload, store_eval_set
 from app.evals.requests import EvalCreate
 from app.evals.runner import (
     cancel_eval_run,
@@ -27,6 +28,7 @@ from app.evals.scores import EXPORT_COLUMNS, export_rows, list_eval_runs, run_ch
 from app.evals.summary import winners
 from app.evals.wins import run_wins
 from app.exports import MEDIA_TYPES, ExportFormat, attachment, csv_lines, json_lines
+from app.scenarios.current import choose_eval_set, current_eval_set, list_eval_sets
 
 router = APIRouter(prefix="/api/v1", tags=["evals"])
 
@@ -76,26 +78,63 @@ class EvalSetPublic(BaseModel):
     sha256: str
     items: int
     kinds: dict[str, int]
+    current: bool = Field(description="Whether eval runs use this set (the scenario's current).")
+    created_at: datetime
+
+    @classmethod
+    def of(cls, eval_set: EvalSet, scenario: Scenario, current: bool) -> EvalSetPublic:
+        kinds = Counter(item.kind for item in eval_set.items)
+        return cls(
+            id=eval_set.id,
+            scenario=scenario.slug,
+            name=eval_set.name,
+            sha256=eval_set.sha256,
+            items=sum(kinds.values()),
+            kinds=dict(sorted(kinds.items())),
+            current=current,
+            created_at=eval_set.created_at,
+        )
 
 
-@router.post("/scenarios/{slug}/eval-sets", status_code=201, response_model=EvalSetPublic)
+@router.post(
+    "/scenarios/{slug}/eval-sets",
+    status_code=201,
+    response_model=EvalSetPublic,
+    form_limits={"max_files": 1},
+)
 async def upload_eval_set(slug: str, file: UploadFile, session: SessionDep):
     """Upload eval items as JSONL (multipart field `file`); it becomes the scenario's current
-    eval set. 422 naming every bad line, and nothing stored, if any line is bad."""
+    eval set, also when the same items were uploaded before. 422 naming every bad line, and
+    nothing stored, if any line is bad."""
     scenario = get_scenario(session, slug)
     items = parse_eval_upload(await file.read(MAX_UPLOAD_BYTES + 1))
     eval_set = store_eval_set(
         session, scenario=scenario, name=file.filename or "upload.jsonl", items=items
     )
+    choose_eval_set(session, scenario, eval_set.id)  # the same items again too
     session.commit()
-    return EvalSetPublic(
-        id=eval_set.id,
-        scenario=slug,
-        name=eval_set.name,
-        sha256=eval_set.sha256,
-        items=len(items),
-        kinds=kind_counts(items),
-    )
+    return EvalSetPublic.of(eval_set, scenario, current=True)
+
+
+@router.get("/scenarios/{slug}/eval-sets", response_model=list[EvalSetPublic])
+def eval_sets(slug: str, session: SessionDep):
+    """The scenario's eval sets, newest first; `current` marks the one eval runs use."""
+    scenario = get_scenario(session, slug)
+    current = current_eval_set(session, scenario)
+    return [
+        EvalSetPublic.of(s, scenario, current=current is not None and s.id == current.id)
+        for s in list_eval_sets(session, scenario)
+    ]
+
+
+@router.post("/scenarios/{slug}/eval-sets/{eval_set_id}/current", response_model=EvalSetPublic)
+def make_eval_set_current(slug: str, eval_set_id: RecordId, session: SessionDep):
+    """Make this eval set the scenario's current one: what eval runs use from now on (404 when
+    the scenario has no eval set of that id)."""
+    scenario = get_scenario(session, slug)
+    eval_set = choose_eval_set(session, scenario, eval_set_id)
+    session.commit()
+    return EvalSetPublic.of(eval_set, scenario, current=True)
 
 
 @router.post("/scenarios/{slug}/evals", status_code=202, response_model=EvalRunPublic)

@@ -78,12 +78,14 @@ def dataset(
 def print_report(report: Report, stored: Dataset | None) -> None:
     for error in report.errors:
         console.print(f"[red]error[/] {error.file}:{error.line}: {error.message}")
+    if report.errors.dropped:
+        console.print(f"[red]... {report.errors.dropped} more error(s) not shown")
     for warning in report.warnings:
         console.print(f"[yellow]warning[/] {warning}")
     if report.token_stats:
         console.print("tokens " + ", ".join(f"{k} {v}" for k, v in report.token_stats.items()))
     if not report.ok:
-        console.print(f"[red]rejected[/]: {len(report.errors)} error(s); nothing stored")
+        console.print(f"[red]rejected[/]: {report.errors.total} error(s); nothing stored")
     elif stored is not None:
         console.print(
             f"[green]stored[/] dataset #{stored.id}: {len(report.train)} train, "
@@ -131,7 +133,7 @@ def train(
                 dataset_id=dataset_id,
                 config=config,
                 base_model=runtime.settings.base_model,
-                device=runtime.settings.device,
+                settings=runtime.settings,
                 adapter_name=name,
                 activate=activate,
             )

@@ -187,7 +187,8 @@ def run_comparison(
         report_failed(planned, on_stage)
         runnable = [p for p in planned if p.plan is not None]
         sinks = LevelSinks(on_token, on_stage, cancel)
-        requests = generation_requests(runnable, run, sinks, schema)
+        deadline = time.monotonic() + runtime.settings.generation_timeout_s
+        requests = generation_requests(runnable, run, sinks, schema, deadline)
         outputs = generate_each_level(engine, requests)
     generated = dict(zip((p.level for p in runnable), outputs, strict=True))
     with span("tritune.store"):
@@ -287,6 +288,7 @@ def generation_requests(
     options: RunOptions,
     sinks: LevelSinks,
     schema: dict[str, Any] | None = None,
+    deadline: float | None = None,
 ) -> list[GenerationRequest]:
     def request(level: str, plan: LevelPlan) -> GenerationRequest:
         return GenerationRequest(
@@ -298,6 +300,7 @@ def generation_requests(
             on_stage=sinks.stage(level),
             cancel=sinks.cancel,
             json_schema=schema,
+            deadline=deadline,
         )
 
     return [request(p.level, p.plan) for p in runnable if p.plan is not None]
@@ -353,11 +356,21 @@ def store(
             fill_generation(result, output, p)
             fill_billing(result, p, machine_share=shares[p.level], query_tokens=query_tokens)
             result.cost_usd = billed_cost(result, runtime.settings)
+            if output.timed_out:
+                result.error = timed_out_error(runtime.settings)
         comparison.results.append(result)
     session.add(comparison)
     session.commit()
     record_comparison(comparison)
     return comparison
+
+
+def timed_out_error(settings: Settings) -> str:
+    """A level stopped at the comparison's deadline: its output (kept) is cut short."""
+    return (
+        f"timed out: generation took longer than {settings.generation_timeout_s:g} s "
+        "(TRITUNE_GENERATION_TIMEOUT_S); the output is cut short"
+    )
 
 
 def machine_shares(generated: dict[str, GenerationResult | Exception]) -> dict[str, float]:

@@ -98,6 +98,20 @@ class Scenario(Base):
     active_adapter_id: Mapped[int | None] = mapped_column(
         ForeignKey("adapters.id", ondelete="SET NULL", use_alter=True)
     )
+    # what trainings and eval runs use (app/scenarios/current.py); NULL: the latest upload
+    current_dataset_id: Mapped[int | None] = mapped_column(
+        ForeignKey(
+            "datasets.id", ondelete="SET NULL", use_alter=True, name="fk_scenarios_current_dataset"
+        )
+    )
+    current_eval_set_id: Mapped[int | None] = mapped_column(
+        ForeignKey(
+            "eval_sets.id",
+            ondelete="SET NULL",
+            use_alter=True,
+            name="fk_scenarios_current_eval_set",
+        )
+    )
     created_at: Mapped[datetime] = created_at_column()
 
     active_adapter: Mapped[Adapter | None] = relationship(foreign_keys=[active_adapter_id])
@@ -139,6 +153,18 @@ class Document(Base):
     chunks: Mapped[list[Chunk]] = relationship(
         back_populates="document", cascade="all, delete-orphan", passive_deletes=True
     )
+
+
+class DeletedDocument(Base):
+    """A source whose document the team deleted: the demo's load at start leaves it out."""
+
+    __tablename__ = "deleted_documents"
+
+    scenario_id: Mapped[int] = mapped_column(
+        ForeignKey("scenarios.id", ondelete="CASCADE"), primary_key=True
+    )
+    source: Mapped[str] = mapped_column(String(500), primary_key=True)
+    deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Chunk(Base):

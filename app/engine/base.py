@@ -88,6 +88,13 @@ class GenerationRequest:
         if self.on_stage is not None:
             self.on_stage(stage)
 
+    # `time.monotonic()` by which generation stops (None: no limit): a request still waiting
+    # or decoding then stops where it is, and its result says `timed_out`
+    deadline: float | None = None
+
+    def past_deadline(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
 
 @dataclass
 class GenerationResult:
@@ -110,12 +117,19 @@ class GenerationResult:
             cancelled=True,
         )
 
+    timed_out: bool = False  # stopped at the request's deadline: `text` is cut short
+
     @property
     def tokens_per_s(self) -> float:
         """Decode speed after the first token."""
         if self.completion_tokens <= 1 or self.generation_s <= 0:
             return 0.0
         return (self.completion_tokens - 1) / self.generation_s
+
+
+def timed_out_unstarted(request: GenerationRequest) -> GenerationResult:
+    """The result of a request whose deadline passed before it started: nothing generated."""
+    return GenerationResult("", 0, 0, 0.0, 0.0, timed_out=True)
 
 
 class AdapterNotLoaded(KeyError):

@@ -59,6 +59,7 @@ class Row:
     stream: DeltaStream = field(init=False)
     result: GenerationResult | None = None
     error: BaseException | None = None
+    timed_out: bool = False
     done: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
@@ -258,6 +259,10 @@ class Batcher:
                 return
             if row is None:  # close()
                 return
+            if row.request.past_deadline():  # its time went by while it was queued
+                row.timed_out = True
+                self._finish(row)
+                continue
             if not row.request.begin():  # cancelled while it was queued
                 row.result = GenerationResult.skipped()
                 row.done.set()
@@ -325,7 +330,8 @@ class Batcher:
             except Exception as error:  # the caller's sink failed: only its row stops
                 self._finish(row, error=error)
                 return True
-        if len(row.tokens) >= row.request.max_new_tokens:
+        row.timed_out = row.request.past_deadline()
+        if row.timed_out or len(row.tokens) >= row.request.max_new_tokens:
             self._finish(row)
             return True
         return False
@@ -348,6 +354,7 @@ class Batcher:
                 completion_tokens=len(row.tokens),
                 first_token_s=first - row.submitted_at,
                 generation_s=now - first,
+                timed_out=row.timed_out,
             )
         row.error = error
         row.done.set()

@@ -82,8 +82,8 @@ class EchoEngine(Engine):
             return GenerationResult.skipped()
         started = time.perf_counter()
         prompt_tokens = self.count_tokens(self.render_chat(request.messages))
-        tokens = self.tokenizer.tokenize(self.answer(request))[: request.max_new_tokens]
-        text, first_token_at = self.emit(tokens, DeltaStream(request.on_token))
+        planned = self.tokenizer.tokenize(self.answer(request))[: request.max_new_tokens]
+        text, first_token_at, tokens = self.emit(planned, DeltaStream(request.on_token), request)
         request.end()
         ended = time.perf_counter()
         first = first_token_at or ended
@@ -93,17 +93,22 @@ class EchoEngine(Engine):
             completion_tokens=len(tokens),
             first_token_s=first - started,
             generation_s=ended - first,
+            timed_out=len(tokens) < len(planned),
         )
 
-    def emit(self, tokens: list[int], stream: DeltaStream) -> tuple[str, float | None]:
-        """Produce `tokens` one by one into `stream`, as a decoder would; the final text
-        and when the first token came (None for no tokens)."""
-        first_token_at = None
-        for count in range(1, len(tokens) + 1):
+    def emit(
+        self, tokens: list[int], stream: DeltaStream, request: GenerationRequest | None = None
+    ) -> tuple[str, float | None, list[int]]:
+        """Produce `tokens` one by one into `stream`, as a decoder would, until the request's
+        deadline; the final text, when the first token came (None for no tokens) and the
+        tokens produced."""
+        first_token_at, count = None, 0
+        while count < len(tokens) and not (request and request.past_deadline()):
             if self.token_delay_s:
                 time.sleep(self.token_delay_s)
+            count += 1
             first_token_at = first_token_at or time.perf_counter()
             stream.update(self.tokenizer.decode(tokens[:count]))
-        text = self.tokenizer.decode(tokens).strip()
+        text = self.tokenizer.decode(tokens[:count]).strip()
         stream.finish(text)
-        return text, first_token_at
+        return text, first_token_at, tokens[:count]

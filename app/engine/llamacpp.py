@@ -28,7 +28,14 @@ import numpy.typing as npt
 
 from app.config import Settings
 from app.cores import CORES
-from app.engine.base import DeltaStream, Engine, FairLock, GenerationRequest, GenerationResult
+from app.engine.base import (
+    DeltaStream,
+    Engine,
+    FairLock,
+    GenerationRequest,
+    GenerationResult,
+    timed_out_unstarted,
+)
 from app.engine.gguf_lora import ensure_gguf_lora
 from app.engine.tokenizers import GGUFTokenizer
 
@@ -58,10 +65,10 @@ class Sampling(TypedDict):
 
 
 class RequestTracker:
-    """Called by llama-cpp-python after each sampled token (as a stopping criterion that never
-    stops): notes the first token's time and streams the text decoded so far. At call k the
-    context holds the prompt and the first k-1 completion tokens, so the stream trails by
-    one token; `stream.finish` sends the rest."""
+    """Called by llama-cpp-python after each sampled token (as a stopping criterion that stops
+    only at the request's deadline): notes the first token's time and streams the text decoded
+    so far. At call k the context holds the prompt and the first k-1 completion tokens, so the
+    stream trails by one token; `stream.finish` sends the rest."""
 
     def __init__(
         self, tokenizer: GGUFTokenizer, prompt: list[int], request: GenerationRequest
@@ -70,6 +77,8 @@ class RequestTracker:
         self.prompt = prompt
         self.stream = DeltaStream(request.on_token)
         self.first_token_at: float | None = None
+        self.request = request
+        self.timed_out = False
 
     def __call__(self, input_ids: npt.NDArray[np.intc], logits: npt.NDArray[np.single]) -> bool:
         if self.first_token_at is None:
@@ -77,7 +86,8 @@ class RequestTracker:
         if self.stream.on_token is not None:
             completion = [int(t) for t in input_ids[len(self.prompt) :]]
             self.stream.update(self.tokenizer.decode(completion, prev_tokens=self.prompt))
-        return False
+        self.timed_out = self.request.past_deadline()
+        return self.timed_out
 
 
 class LlamaCppEngine(Engine):
@@ -154,6 +164,8 @@ class LlamaCppEngine(Engine):
     def generate_one(self, request: GenerationRequest) -> GenerationResult:
         with self._lock, CORES:
             self.check_open()  # closed while this request waited for the lock
+            if request.past_deadline():  # its time went by while it waited
+                return timed_out_unstarted(request)
             if not request.begin():  # cancelled while it waited for the lock
                 return GenerationResult.skipped()
             self.use_adapter(request.adapter)
@@ -181,6 +193,7 @@ class LlamaCppEngine(Engine):
             completion_tokens=usage["completion_tokens"],
             first_token_s=first - started,
             generation_s=ended - first,
+            timed_out=tracker.timed_out,
         )
 
     def release(self) -> None:

@@ -51,6 +51,7 @@ from app.engine.base import (
     GenerationRequest,
     GenerationResult,
     TokenCallback,
+    timed_out_unstarted,
 )
 from app.engine.tokenizers import GGUFTokenizer, HFTokenizer, local_tokenizer
 
@@ -270,9 +271,11 @@ class OpenAIEngine(Engine):
         answer = StreamedAnswer(request.on_token)
         started = time.perf_counter()
         body = self.request_body(request)
+        if request.past_deadline():  # its time went by while it waited for a worker
+            return timed_out_unstarted(request)
         with self.named_errors(url), self.client.stream("POST", url, json=body) as response:
             self.check_status(response, url)
-            self.read_stream(response, answer, url)
+            timed_out = self.read_stream(response, answer, url, request)
         ended = time.perf_counter()
         answer.stream.finish(answer.text.strip())
         request.end()
@@ -284,6 +287,7 @@ class OpenAIEngine(Engine):
             completion_tokens=completion_tokens,
             first_token_s=first - started,
             generation_s=ended - first,
+            timed_out=timed_out,
         )
 
     def request_body(self, request: GenerationRequest) -> dict:
@@ -313,18 +317,24 @@ class OpenAIEngine(Engine):
         return {"response_format": {"type": "json_schema", "json_schema": named}}
 
     @staticmethod
-    def read_stream(response: httpx.Response, answer: StreamedAnswer, url: str) -> None:
+    def read_stream(
+        response: httpx.Response, answer: StreamedAnswer, url: str, request: GenerationRequest
+    ) -> bool:
+        """Read the answer into `answer`; True when the request's deadline stopped it."""
         try:
             for line in response.iter_lines():
                 answer.add_line(line)
                 if answer.done:
                     break
+                if request.past_deadline():  # closing the response stops the server's work
+                    return True
         except StreamError as error:
             raise ServerError(f"{url}: {error}") from error
         if answer.finish_reason is None:
             # llama-cpp-python's server ends a stream this way when another request arrives,
             # unless it runs with interrupt_requests false.
             raise ServerError(f"{url}: the answer stream ended before the answer finished")
+        return False
 
     def token_counts(self, request: GenerationRequest, answer: StreamedAnswer) -> tuple[int, int]:
         """The server's usage. A server that sends none in a stream (llama-cpp-python's

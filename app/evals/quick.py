@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from app.db.models import Comparison, EvalRun, Result, Scenario
 from app.evals.report import MIN_KIND_ITEMS
-from app.evals.runner import EvalNotPossible, EvalOptions, choose_items, latest_eval_set
+from app.evals.runner import EvalNotPossible, EvalOptions, choose_items, current_eval_set
 from app.evals.stats import MIN_ITEMS
 
 QUICK_PER_KIND = MIN_KIND_ITEMS
@@ -65,7 +65,7 @@ def plan_quick_eval(
 ) -> QuickEval | None:
     """The quick eval of the scenario's current eval set; None when it has none."""
     try:
-        eval_set = latest_eval_set(session, scenario)
+        eval_set = current_eval_set(session, scenario)
     except EvalNotPossible:
         return None
     available: dict[str, int] = {}

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from app import jobs
 from app.compare import ComparisonOptions, plan_level, run_comparison
 from app.compare.service import output_constraint
+from app.config import Settings
 from app.db.models import (
     Comparison,
     EvalItem,
@@ -40,6 +41,7 @@ from app.evals.scoring import item_schema, score_result
 from app.evals.summary import summarise
 from app.levels import LevelInputs, level_names
 from app.runtime import Runtime
+from app.scenarios.current import current_eval_set as scenario_eval_set
 from app.scenarios.versions import resolve_versions
 
 REPEAT_TEMPERATURE = 0.7  # repeats of a greedy run would all be the same answer
@@ -90,12 +92,9 @@ class EvalOptions:
         )
 
 
-def latest_eval_set(session: Session, scenario: Scenario) -> EvalSet:
-    eval_set = session.scalar(
-        select(EvalSet)
-        .where(EvalSet.scenario_id == scenario.id)
-        .order_by(EvalSet.created_at.desc(), EvalSet.id.desc())
-    )
+def current_eval_set(session: Session, scenario: Scenario) -> EvalSet:
+    """The scenario's current eval set (app/scenarios/current.py); EvalNotPossible if none."""
+    eval_set = scenario_eval_set(session, scenario)
     if eval_set is None:
         raise EvalNotPossible(f"scenario {scenario.slug!r} has no eval set; upload one first")
     return eval_set
@@ -103,7 +102,7 @@ def latest_eval_set(session: Session, scenario: Scenario) -> EvalSet:
 
 def eval_item_count(session: Session, scenario: Scenario) -> int:
     try:
-        eval_set = latest_eval_set(session, scenario)
+        eval_set = current_eval_set(session, scenario)
     except EvalNotPossible:
         return 0
     count = select(func.count(EvalItem.id)).where(EvalItem.eval_set == eval_set)
@@ -164,7 +163,8 @@ def add_eval_run(session: Session, runtime: Runtime, slug: str, options: EvalOpt
     options = options.resolved()
     output_constraint(scenario, options.constrained)  # a constrained run needs a schema
     runtime.models()
-    items = choose_items(latest_eval_set(session, scenario), options)
+    items = choose_items(current_eval_set(session, scenario), options)
+    check_eval_size(len(items), options.repeats, runtime.settings)
     chosen = options.levels or level_names()
     versions = resolve_versions(session, scenario, options.prompt_versions)
     options.prompt_versions = {level: version.number for level, version in versions.items()}
@@ -191,6 +191,20 @@ def add_eval_run(session: Session, runtime: Runtime, slug: str, options: EvalOpt
     session.add(run)
     session.flush()
     return run
+
+
+def check_eval_size(items: int, repeats: int, settings: Settings) -> None:
+    """EvalNotPossible (422) for a run larger than the settings allow."""
+    if items > settings.max_eval_items:
+        raise EvalNotPossible(
+            f"the run would take {items} items; the limit is {settings.max_eval_items} "
+            "(TRITUNE_MAX_EVAL_ITEMS): pass `limit` or `kinds` for fewer"
+        )
+    if repeats > settings.max_eval_repeats:
+        raise EvalNotPossible(
+            f"repeats: {repeats}; the limit is {settings.max_eval_repeats} "
+            "(TRITUNE_MAX_EVAL_REPEATS)"
+        )
 
 
 def start_eval(session: Session, runtime: Runtime, slug: str, options: EvalOptions) -> EvalRun:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import tarfile
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeGuard
+from typing import BinaryIO, TypeGuard
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -89,3 +92,21 @@ def delete_adapter(session: Session, name: str) -> None:
     session.delete(adapter)
     session.flush()
     shutil.rmtree(path, ignore_errors=True)
+
+
+def adapter_archive(directory: Path, name: str) -> BinaryIO:
+    """The adapter's directory as a .tar.gz in an unnamed temporary file (gone once closed,
+    whatever happens to the request), read from its start."""
+    file = tempfile.TemporaryFile()  # noqa: SIM115 (the caller closes it once sent)
+    with tarfile.open(fileobj=file, mode="w:gz") as archive:
+        archive.add(directory, arcname=name)
+    file.seek(0)
+    return file
+
+
+def file_chunks(file: BinaryIO, size: int = 64 * 1024) -> Iterator[bytes]:
+    """The file's bytes in chunks of `size`; the file is closed at the end (or when the
+    reader stops early)."""
+    with file:
+        while chunk := file.read(size):
+            yield chunk

@@ -135,15 +135,6 @@ def store_dataset(
     return dataset
 
 
-def latest_dataset(session: Session, scenario_id: int) -> Dataset | None:
-    return session.scalar(
-        select(Dataset)
-        .where(Dataset.scenario_id == scenario_id)
-        .order_by(Dataset.created_at.desc(), Dataset.id.desc())
-        .limit(1)
-    )
-
-
 def split_examples(session: Session, dataset_id: int, split: str) -> list[ChatExample]:
     rows = session.scalars(
         select(Example)

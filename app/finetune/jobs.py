@@ -11,6 +11,7 @@ registered only then, so a failed or cancelled job leaves the registry as it was
 from __future__ import annotations
 
 import logging
+import math
 import random
 import re
 import shutil
@@ -19,19 +20,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import jobs
-from app.db.models import Adapter, Dataset, Scenario, Training
+from app.config import Settings
+from app.db.models import Adapter, Dataset, Example, Scenario, Training
 from app.engine.devices import qlora_refusal
-from app.errors import AppError
+from app.errors import AppError, Busy
 from app.finetune.adapters import register_adapter
 from app.finetune.config import ConfigError, TrainingConfig, check_target_modules
 from app.finetune.dataset import ChatExample, split_examples
 from app.finetune.placement import Placement
 from app.finetune.report import before_after
 from app.finetune.train import StepReport, read_training_record, train_lora
+from app.scenarios.current import current_dataset
 
 if TYPE_CHECKING:
     from app.runtime import Runtime
@@ -57,16 +60,19 @@ def submit_training(
     dataset_id: int | None,
     config: TrainingConfig,
     base_model: str,
+    settings: Settings,
     adapter_name: str | None = None,
     activate: bool = False,
-    device: str = "auto",
 ) -> Training:
-    """Validate and queue a training job (the caller commits). `device`: TRITUNE_DEVICE,
-    against which a QLoRA config is checked (BadTraining naming what is missing)."""
-    refusal = qlora_refusal(device) if config.qlora else None
+    """Validate and queue a training job (the caller commits); Busy (503) when the scenario
+    has `max_queued_trainings` waiting already. A QLoRA config is checked against
+    `settings.device` (TRITUNE_DEVICE; BadTraining naming what is missing)."""
+    refusal = qlora_refusal(settings.device) if config.qlora else None
     if refusal:
         raise BadTraining(refusal)
     dataset = pick_dataset(session, scenario, dataset_id)
+    check_training_size(session, config, dataset, settings)
+    check_queue_room(session, scenario, settings)
     model = config.base_model or base_model
     config = config.model_copy(update={"base_model": model})
     try:
@@ -93,11 +99,51 @@ def submit_training(
     return job
 
 
+def check_training_size(
+    session: Session, config: TrainingConfig, dataset: Dataset, settings: Settings
+) -> None:
+    """BadTraining (422) for more epochs or steps than the settings allow."""
+    if config.num_epochs > settings.max_training_epochs:
+        raise BadTraining(
+            f"num_epochs: {config.num_epochs}; the limit is {settings.max_training_epochs} "
+            "(TRITUNE_MAX_TRAINING_EPOCHS)"
+        )
+    examples = session.scalar(
+        select(func.count(Example.id)).where(
+            Example.dataset_id == dataset.id, Example.split == "train"
+        )
+    )
+    examples = min(examples or 0, config.max_examples or examples or 0)
+    per_epoch = math.ceil(examples / config.micro_batch_size)
+    steps = math.ceil(per_epoch * config.num_epochs / config.gradient_accumulation_steps)
+    if steps > settings.max_training_steps:
+        raise BadTraining(
+            f"the run would take {steps:,} steps; the limit is {settings.max_training_steps:,} "
+            "(TRITUNE_MAX_TRAINING_STEPS): fewer epochs or max_examples, or larger batches"
+        )
+
+
+def check_queue_room(session: Session, scenario: Scenario, settings: Settings) -> None:
+    """Busy (503 + Retry-After) when the scenario's queue of trainings is full."""
+    queued = session.scalar(
+        select(func.count(Training.id)).where(
+            Training.scenario_id == scenario.id, Training.status == jobs.QUEUED
+        )
+    )
+    if (queued or 0) >= settings.max_queued_trainings:
+        raise Busy(
+            f"scenario {scenario.slug!r} has {queued} trainings waiting already "
+            f"(TRITUNE_MAX_QUEUED_TRAININGS); retry when one has started"
+        )
+
+
 def pick_dataset(session: Session, scenario: Scenario, dataset_id: int | None) -> Dataset:
-    statement = select(Dataset).where(Dataset.scenario_id == scenario.id)
-    if dataset_id is not None:
-        statement = statement.where(Dataset.id == dataset_id)
-    dataset = session.scalar(statement.order_by(Dataset.id.desc()).limit(1))
+    """Dataset `dataset_id` of the scenario, else its current one (app/scenarios/current.py)."""
+    if dataset_id is None:
+        dataset = current_dataset(session, scenario)
+    else:
+        found = session.get(Dataset, dataset_id)
+        dataset = found if found is not None and found.scenario_id == scenario.id else None
     if dataset is None:
         which = f"dataset {dataset_id}" if dataset_id is not None else "a dataset"
         raise BadTraining(f"scenario {scenario.slug!r} has no {which}; upload one first")

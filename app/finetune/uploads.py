@@ -19,6 +19,7 @@ from app.finetune.config import DEFAULTS
 from app.finetune.dataset import store_dataset
 from app.finetune.validate import LineError, Report, validate_dataset
 from app.rag.embedding import Embedder
+from app.scenarios.current import choose_dataset
 
 if TYPE_CHECKING:
     from starlette.datastructures import UploadFile
@@ -46,7 +47,8 @@ def upload_dataset(
     dry_run: bool = False,
 ) -> tuple[Dataset | None, Report]:
     """Validate the files; store the dataset (train + eval splits, embedded for few-shot
-    selection) when the report has no errors and this is not a dry run."""
+    selection) when the report has no errors and this is not a dry run, and make it the
+    scenario's current one."""
     report = Report()
     texts = [decode(f, settings, report) for f in (train, eval_file) if f is not None]
     if not report.ok:
@@ -72,6 +74,7 @@ def upload_dataset(
         splits={"train": report.train, "eval": report.eval},
         embedder=embedder,
     )
+    choose_dataset(session, scenario, dataset.id)  # the same content again too
     return dataset, report
 
 

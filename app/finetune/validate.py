@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from app.finetune.dataset import ChatExample, parse_record
 
 MIN_EXAMPLES = 100
+MAX_KEPT_ERRORS = 100  # errors a report lists; the rest are counted
 # Tokens a chat template adds around each message (`<|im_start|>role\n … <|im_end|>\n`).
 TEMPLATE_TOKENS_PER_MESSAGE = 5
 CountTokens = Callable[[str], int]
@@ -31,13 +32,37 @@ class LineError:
     message: str
 
 
+class CappedErrors(list[LineError]):
+    """Line errors: the first `MAX_KEPT_ERRORS` are kept, the rest only counted, so that a
+    file of a million bad lines answers with a hundred messages and the count, not a body of
+    a hundred megabytes. `total` counts them all."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropped = 0
+
+    def append(self, error: LineError) -> None:
+        if len(self) < MAX_KEPT_ERRORS:
+            super().append(error)
+        else:
+            self.dropped += 1
+
+    def extend(self, errors: Iterable[LineError]) -> None:
+        for error in errors:
+            self.append(error)
+
+    @property
+    def total(self) -> int:
+        return len(self) + self.dropped
+
+
 @dataclass
 class Report:
     """What a dataset upload would store, and why it would not."""
 
     train: list[ChatExample] = field(default_factory=list)
     eval: list[ChatExample] = field(default_factory=list)
-    errors: list[LineError] = field(default_factory=list)
+    errors: CappedErrors = field(default_factory=CappedErrors)
     warnings: list[str] = field(default_factory=list)
     token_stats: dict[str, float] = field(default_factory=dict)
 
@@ -51,6 +76,8 @@ class Report:
             "train_examples": len(self.train),
             "eval_examples": len(self.eval),
             "errors": [vars(e) for e in self.errors],
+            "errors_total": self.errors.total,
+            "errors_not_shown": self.errors.dropped,
             "warnings": self.warnings,
             "token_stats": self.token_stats,
         }

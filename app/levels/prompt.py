@@ -24,19 +24,20 @@ from sqlalchemy.orm import Session
 
 from app.config import LevelPrice
 from app.db.models import Dataset, Example, Scenario
-from app.finetune.dataset import latest_dataset
 from app.levels.base import Level, LevelInputs, LevelPlan, register
 from app.rag.search import filtered_hnsw_scan
+from app.scenarios.current import current_dataset
 from app.scenarios.prompts import text_record
 
 SELECTIONS = ("nearest", "fixed", "random")
 
 
 def example_pool(session: Session, scenario: Scenario, dataset_id: int | None) -> Dataset | None:
-    """The dataset the examples are chosen from: `dataset_id`, else the scenario's latest."""
+    """The dataset the examples are chosen from: `dataset_id`, else the scenario's current
+    one (app/scenarios/current.py)."""
     if dataset_id is not None:
         return session.get(Dataset, dataset_id)
-    return latest_dataset(session, scenario.id)
+    return current_dataset(session, scenario)
 
 
 def chosen_positions(

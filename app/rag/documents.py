@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.db.models import Chunk, Document, Scenario
+from app.db.models import Chunk, DeletedDocument, Document, Scenario
 from app.errors import NotFound
 
 
@@ -81,6 +82,13 @@ def get_chunk(session: Session, chunk_id: int) -> Chunk:
 
 
 def delete_document(session: Session, *, scenario: Scenario, document_id: int) -> None:
-    """Delete the document; its chunks go with it (ON DELETE CASCADE). The caller commits."""
-    get_document(session, scenario=scenario, document_id=document_id)
+    """Delete the document; its chunks go with it (ON DELETE CASCADE). Its source is
+    remembered as deleted, so that the demo's load at start does not bring it back. The
+    caller commits."""
+    document = get_document(session, scenario=scenario, document_id=document_id)
+    session.execute(
+        insert(DeletedDocument)
+        .values(scenario_id=scenario.id, source=document.source)
+        .on_conflict_do_nothing()
+    )
     session.execute(delete(Document).where(Document.id == document_id))

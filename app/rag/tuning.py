@@ -37,13 +37,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db.models import Chunk, Document, EvalItem, EvalSet, Scenario
+from app.db.models import Chunk, Document, EvalItem, Scenario
 from app.errors import AppError
 from app.rag.embedding import Embedder
 from app.rag.fusion import Fusion
 from app.rag.quality import RetrievalQuestion, SideRankings, hit_rate, side_rankings
 from app.rag.reembed import require_embedding_model
 from app.rag.search import RETRIEVAL_FIELDS, settings_fusion
+from app.scenarios.current import current_eval_set
 from app.scenarios.requests import ScenarioUpdate
 from app.scenarios.service import update_scenario
 from app.scenarios.versions import latest_versions
@@ -167,13 +168,9 @@ def split(questions: list[RetrievalQuestion], seed: int) -> tuple[list, list]:
 def eval_questions(
     session: Session, scenario: Scenario
 ) -> tuple[list[RetrievalQuestion], list[str]]:
-    """The latest eval set's items that name a document of the scenario, and the sources
+    """The current eval set's items that name a document of the scenario, and the sources
     named that are not among its documents."""
-    eval_set = session.scalar(
-        select(EvalSet)
-        .where(EvalSet.scenario_id == scenario.id)
-        .order_by(EvalSet.created_at.desc(), EvalSet.id.desc())
-    )
+    eval_set = current_eval_set(session, scenario)
     if eval_set is None:
         return [], []
     items = session.scalars(

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.db.models import Adapter, Dataset, Document, EvalItem, EvalSet, PromptVersion, Scenario
+from app.db.models import Adapter, Dataset, Document, EvalItem, PromptVersion, Scenario
 from app.errors import AppError
 from app.evals.items import CHECKS
 from app.finetune.adapters import usable
@@ -44,6 +44,7 @@ from app.scenarios.bundle_files import (
     safe_name,
     unique,
 )
+from app.scenarios.current import current_dataset, current_eval_set
 from app.scenarios.manifest import (
     POOL_FIELD,
     POOL_KEY,
@@ -152,8 +153,9 @@ def document_file(document: Document) -> str:
 def write_datasets(
     session: Session, scenario: Scenario, root: Path
 ) -> tuple[list[DatasetEntry], dict[int, str]]:
-    """Every dataset, oldest first: the latest at the root (train.jsonl, eval_split.jsonl),
-    the others under datasets/<name>/. Returns their entries and names by id."""
+    """Every dataset, oldest first but the current one last (an import makes the last one
+    current): that one at the root (train.jsonl, eval_split.jsonl), the others under
+    datasets/<name>/. Returns their entries and names by id."""
     rows = list(
         session.scalars(
             select(Dataset)
@@ -161,6 +163,8 @@ def write_datasets(
             .order_by(Dataset.created_at, Dataset.id)
         )
     )
+    current = current_dataset(session, scenario)
+    rows.sort(key=lambda dataset: current is not None and dataset.id == current.id)
     entries: list[DatasetEntry] = []
     names: dict[int, str] = {}
     taken: set[str] = set()
@@ -193,13 +197,8 @@ def write_splits(session: Session, dataset: Dataset, folder: Path) -> list[Path]
 
 
 def write_eval_set(session: Session, scenario: Scenario, root: Path) -> str | None:
-    """The latest eval set as evalset.jsonl; its name."""
-    latest = session.scalar(
-        select(EvalSet)
-        .where(EvalSet.scenario_id == scenario.id)
-        .order_by(EvalSet.created_at.desc(), EvalSet.id.desc())
-        .limit(1)
-    )
+    """The current eval set (app/scenarios/current.py) as evalset.jsonl; its name."""
+    latest = current_eval_set(session, scenario)
     if latest is None:
         return None
     lines = (json.dumps(item_record(item), ensure_ascii=False) + "\n" for item in latest.items)

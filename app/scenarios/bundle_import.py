@@ -6,7 +6,8 @@ weights (copied into the adapters folder; the copies are removed again if the im
 
 Into an existing scenario (`keep_existing`, the demo's load at every start) only what it
 lacks is added: its fields, prompt versions and documents of the same source stay as the
-team left them; datasets and the eval set are keyed by content.
+team left them, documents it deleted stay deleted; datasets and the eval set are keyed by
+content.
 """
 
 from __future__ import annotations
@@ -22,7 +23,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db.models import Adapter, Dataset, Document, EvalSet, PromptVersion, Scenario
+from app.db.models import (
+    Adapter,
+    Dataset,
+    DeletedDocument,
+    Document,
+    EvalSet,
+    PromptVersion,
+    Scenario,
+)
 from app.db.queries import find_scenario
 from app.evals.items import eval_set_sha256, store_eval_set
 from app.finetune.adapters import register_adapter
@@ -117,6 +126,17 @@ def adapter_names(session: Session, bundle: Bundle) -> dict[str, str]:
     if problems:
         raise BundleInvalid(problems)
     return names
+
+
+def kept_out(session: Session, scenario: Scenario, source: str) -> bool:
+    """Whether the scenario has a document of `source`, or had one its team deleted."""
+    same_source = select(Document.id).where(
+        Document.scenario_id == scenario.id, Document.source == source
+    )
+    deleted = select(DeletedDocument.source).where(
+        DeletedDocument.scenario_id == scenario.id, DeletedDocument.source == source
+    )
+    return session.scalar(same_source.limit(1)) is not None or session.scalar(deleted) is not None
 
 
 class BundleStore:
@@ -217,11 +237,8 @@ class BundleStore:
         self, scenario: Scenario, document: PlannedDocument, keep_source: bool
     ) -> None:
         """One document; with `keep_source`, none where the scenario has one of that source
-        (a team's own version stays)."""
-        same_source = select(Document.id).where(
-            Document.scenario_id == scenario.id, Document.source == document.source
-        )
-        if keep_source and self.session.scalar(same_source.limit(1)) is not None:
+        (a team's own version stays) or had one its team deleted."""
+        if keep_source and kept_out(self.session, scenario, document.source):
             self.report.count("documents", False)
         else:
             try:

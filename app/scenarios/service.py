@@ -196,6 +196,10 @@ def clone_scenario(session: Session, *, source: Scenario, request: ScenarioClone
     copy_contents(session, source_id=source.id, target_id=clone.id)
     if source.few_shot_dataset_id is not None:
         clone.few_shot_dataset_id = same_dataset(session, source.few_shot_dataset_id, clone.id)
+    if source.current_dataset_id is not None:
+        clone.current_dataset_id = same_dataset(session, source.current_dataset_id, clone.id)
+    if source.current_eval_set_id is not None:
+        clone.current_eval_set_id = same_eval_set(session, source.current_eval_set_id, clone.id)
     versions = latest_versions(session, source.id)
     numbers = ", ".join(f"{level} v{version.number}" for level, version in versions.items())
     record_versions(session, clone, f"cloned from {source.slug} ({numbers})")
@@ -207,6 +211,14 @@ def same_dataset(session: Session, dataset_id: int, scenario_id: int) -> int | N
     sha256 = select(Dataset.sha256).where(Dataset.id == dataset_id).scalar_subquery()
     return session.scalar(
         select(Dataset.id).where(Dataset.scenario_id == scenario_id, Dataset.sha256 == sha256)
+    )
+
+
+def same_eval_set(session: Session, eval_set_id: int, scenario_id: int) -> int | None:
+    """The id of scenario `scenario_id`'s copy of eval set `eval_set_id` (same content)."""
+    sha256 = select(EvalSet.sha256).where(EvalSet.id == eval_set_id).scalar_subquery()
+    return session.scalar(
+        select(EvalSet.id).where(EvalSet.scenario_id == scenario_id, EvalSet.sha256 == sha256)
     )
 
 
@@ -225,6 +237,7 @@ def delete_scenario(
     )
     # its own references first, so that the cascades do not update the row being deleted
     scenario.active_adapter_id = scenario.few_shot_dataset_id = None
+    scenario.current_dataset_id = scenario.current_eval_set_id = None
     session.flush()
     session.delete(scenario)
     session.flush()

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from app.db.models import EvalRun, EvalSet, Scenario
 from app.evals.decision import latest_finished_run
 from app.evals.report import KindDecision, build_report
-from app.evals.runner import current_summary, latest_eval_set
+from app.evals.runner import current_eval_set, current_summary
 from app.levels import level_names
 from app.rag.embedding import Embedder
 
@@ -164,7 +164,7 @@ def routing_accuracy(session: Session, embedder: Embedder, scenario: Scenario) -
     in turn, and each kind's route."""
     run = latest_finished_run(session, scenario.id)
     eval_set = (
-        session.get_one(EvalSet, run.eval_set_id) if run else latest_eval_set(session, scenario)
+        session.get_one(EvalSet, run.eval_set_id) if run else current_eval_set(session, scenario)
     )
     classifier = classifier_for(eval_set, embedder)
     found = RoutingAccuracy(eval_set.name, run.id if run else None)

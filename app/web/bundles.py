@@ -32,7 +32,7 @@ def import_page(request: Request):
     return render(request, "scenario_import.html", "scenario_import.html", import_context())
 
 
-@router.post("/scenarios/import")
+@router.post("/scenarios/import", form_limits={"max_files": 1})
 def import_scenario(
     request: Request,
     runtime: RuntimeDep,

@@ -30,10 +30,10 @@ from app.evals.quick import QUICK_PER_KIND, plan_quick_eval
 from app.evals.requests import EvalCreate
 from app.evals.runner import (
     cancel_eval_run,
+    current_eval_set,
     current_summary,
     eval_item_count,
     get_eval_run,
-    latest_eval_set,
     start_eval,
 )
 from app.evals.scores import list_eval_runs, run_changes, scored_items
@@ -42,6 +42,7 @@ from app.evals.summary import USAGE, winners
 from app.evals.wins import run_wins
 from app.jobs import ACTIVE
 from app.levels import level_names
+from app.scenarios.current import choose_eval_set, list_eval_sets
 from app.web.forms import error_messages
 from app.web.render import from_htmx, go, render
 from app.web.scale_chart import scale_chart
@@ -57,13 +58,14 @@ def evals_context(session: Session, slug: str, page: int = 1) -> dict[str, Any]:
     """The evals page: the start form, the runs, and a page of the current eval set."""
     scenario = get_scenario(session, slug)
     try:
-        eval_set = latest_eval_set(session, scenario)
+        eval_set = current_eval_set(session, scenario)
     except AppError:
         eval_set = None
     count = eval_item_count(session, scenario)
     shown = item_page(session, eval_set, page=page, size=PAGE_SIZE) if eval_set else []
     return {
         "scenario": scenario,
+        "eval_sets": list_eval_sets(session, scenario),
         "items": count,
         "kinds": sorted({item.kind for item in eval_set.items}) if eval_set else [],
         "levels": level_names(),
@@ -87,7 +89,7 @@ def evals_page(
     return render(request, "evals.html", "_partials/eval_runs.html", context)
 
 
-@router.post("/scenarios/{slug}/eval-sets")
+@router.post("/scenarios/{slug}/eval-sets", form_limits={"max_files": 1})
 async def upload_eval_set(
     request: Request, slug: str, session: SessionDep, file: Annotated[UploadFile, File()]
 ):
@@ -100,7 +102,17 @@ async def upload_eval_set(
         context = evals_context(session, slug) | {"upload_errors": error.errors}
         return render(request, "evals.html", "_partials/eval_set_errors.html", context, 422)
     name = file.filename or "upload.jsonl"
-    store_eval_set(session, scenario=scenario, name=name, items=items)
+    eval_set = store_eval_set(session, scenario=scenario, name=name, items=items)
+    choose_eval_set(session, scenario, eval_set.id)  # the same items again too
+    session.commit()
+    return go(request, f"/scenarios/{slug}/evals")
+
+
+@router.post("/scenarios/{slug}/eval-sets/{eval_set_id}/current")
+def make_eval_set_current(request: Request, slug: str, eval_set_id: RecordId, session: SessionDep):
+    """Make the eval set the scenario's current one (what eval runs use), then show the evals
+    page again."""
+    choose_eval_set(session, get_scenario(session, slug), eval_set_id)
     session.commit()
     return go(request, f"/scenarios/{slug}/evals")
 

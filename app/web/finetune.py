@@ -33,6 +33,7 @@ from app.finetune.jobs import (
 )
 from app.finetune.uploads import upload_from_request
 from app.runtime import Runtime
+from app.scenarios.current import choose_dataset, current_dataset
 from app.web.loss_chart import LossChart, loss_chart
 from app.web.render import go, render, templates
 from app.web.training_form import config_fields, config_form, estimate_text, web_yaml
@@ -49,11 +50,13 @@ def finetune_context(session: Session, runtime: Runtime, slug: str, **extra: Any
     train_counts = {d.id: dataset_split_counts(session, d.id).get("train", 0) for d in datasets}
     config = extra.pop("config", None) or TrainingConfig()
     speed = measured_speed(session)
-    first = min(train_counts[datasets[0].id], config.max_examples or 10**9) if datasets else 0
+    current = current_dataset(session, scenario)
+    first = min(train_counts[current.id], config.max_examples or 10**9) if current else 0
     base_model = runtime.settings.base_model
     return {
         "scenario": scenario,
         "datasets": datasets,
+        "current_dataset_id": current.id if current else None,
         "train_counts": train_counts,
         "trainings": list_trainings(session, scenario_id=scenario.id, limit=20),
         "adapters": list_adapters(session, scenario_id=scenario.id),
@@ -72,7 +75,7 @@ def finetune_page(request: Request, slug: str, session: SessionDep, runtime: Run
     return render(request, "finetune.html", "finetune.html", context)
 
 
-@router.post("/scenarios/{slug}/datasets")
+@router.post("/scenarios/{slug}/datasets", form_limits={"max_files": 2})
 def upload(
     request: Request,
     slug: str,
@@ -98,6 +101,15 @@ def upload(
     context = finetune_context(session, runtime, slug, report=report, dataset=dataset)
     status = 200 if report.ok else 422
     return render(request, "finetune.html", "_partials/dataset_report.html", context, status)
+
+
+@router.post("/scenarios/{slug}/datasets/{dataset_id}/current")
+def make_dataset_current(request: Request, slug: str, dataset_id: RecordId, session: SessionDep):
+    """Make the dataset the scenario's current one (what trainings and the prompt level's
+    default pool use), then show the fine-tuning page again."""
+    choose_dataset(session, get_scenario(session, slug), dataset_id)
+    session.commit()
+    return go(request, f"/scenarios/{slug}/finetune")
 
 
 @router.post("/scenarios/{slug}/trainings")
@@ -129,7 +141,7 @@ def start_training(
         dataset_id=dataset_id,
         config=config,
         base_model=runtime.settings.base_model,
-        device=runtime.settings.device,
+        settings=runtime.settings,
         adapter_name=adapter_name.strip() or None,
         activate=activate,
     )

@@ -55,7 +55,7 @@ async def upload(request: Request, slug: str, session: SessionDep, runtime: Runt
     """The upload form (multipart `files`); htmx gets the report and the refreshed table."""
     scenario = get_scenario(session, slug)
     embedder = runtime.loaded_embedder()
-    form = await request.form(max_files=1000)
+    form = await request.form(max_files=runtime.settings.max_files_per_request)
     sources = [
         SourceFile.of_upload(v)
         for _, v in form.multi_items()
