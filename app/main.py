@@ -10,11 +10,14 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.api import bundles, comparisons, documents, evals, finetune, health, scenarios, serving
+from app.api import keys as api_keys
+from app.auth import REQUEST_CHECKS, install
+from app.auth.startup import check_start
 from app.config import Settings, get_settings
 from app.errors import install_handlers
 from app.runtime import Runtime
 from app.web import bundles as bundle_pages
-from app.web import compare, history, knowledge
+from app.web import compare, history, knowledge, login
 from app.web import evals as eval_pages
 from app.web import finetune as finetune_pages
 from app.web import scenarios as scenario_pages
@@ -36,6 +39,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.runtime = runtime or Runtime(settings or get_settings())
         if own:
             app.state.runtime.migrate()
+            refuse_open_network(app.state.runtime)
             app.state.runtime.load_in_background()
         app.state.runtime.training_worker()
         app.state.runtime.eval_worker()  # claims queued evals once the models are loaded
@@ -43,15 +47,42 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if own:
             app.state.runtime.close()
 
-    app = FastAPI(title="TriTune", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="TriTune",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        dependencies=REQUEST_CHECKS,  # CSRF, then the route's role (app/auth/rules.py)
+    )
     install_handlers(app)
+    install(app)  # Host, cross-site and frame checks; the login page for pages
     # the bundle pages before the scenario pages: `/scenarios/import` is no scenario's slug
-    routers = (health, bundles, scenarios, comparisons, compare, history, bundle_pages)
+    routers = (
+        health,
+        login,
+        api_keys,
+        bundles,
+        scenarios,
+        comparisons,
+        compare,
+        history,
+        bundle_pages,
+    )
     others = (scenario_pages, documents, knowledge, finetune, finetune_pages, evals, eval_pages)
     for module in (*routers, *others, serving):  # serving: /v1, OpenAI-compatible
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def refuse_open_network(runtime: Runtime) -> None:
+    """Stop before serving a non-loopback interface without an admin (app/auth/startup.py)."""
+    try:
+        with runtime.session() as session:
+            check_start(session, runtime.settings)
+    except Exception:
+        runtime.close()
+        raise
 
 
 def configure_logging() -> None:
