@@ -33,6 +33,8 @@ def test_an_unknown_host_name_is_refused_with_400(browser, host):
     response = browser.get("/api/v1/scenarios", headers={"Host": host})
     assert response.status_code == 400
     assert "host" in response.json()["detail"]
+    page = browser.get("/", headers={"Host": host})
+    assert page.status_code == 400 and "host name" in page.text
 
 
 @pytest.mark.parametrize("host", ["localhost:8000", "127.0.0.1", "[::1]:8000", "testserver"])

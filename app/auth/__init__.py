@@ -13,7 +13,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from app.auth.access import REQUEST_CHECKS, LoginRequired
 from app.auth.guard import RequestGuard
@@ -29,15 +29,13 @@ def install(app: FastAPI) -> None:
 
 
 async def login_required(request: Request, error: LoginRequired) -> Response:
+    """401 for the API (OpenAI's format on /v1); a page goes to the login and back."""
     if wants_openai(request):
         return openai_error(401, error.message, error.headers, code=error.code)
     if wants_json(request):
-        from fastapi.responses import JSONResponse
-
         return JSONResponse({"detail": error.message}, 401, headers=error.headers)
-    login = "/login?next=" + quote(
-        request.url.path + ("?" + request.url.query if request.url.query else ""), safe=""
-    )
+    asked = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    login = "/login?next=" + quote(asked, safe="")
     if request.headers.get("HX-Request") == "true":
         return Response(status_code=401, headers={"HX-Redirect": login})
     if request.method == "GET":
