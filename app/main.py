@@ -80,7 +80,8 @@ def refuse_open_network(runtime: Runtime) -> None:
     try:
         with runtime.session() as session:
             check_start(session, runtime.settings)
-    except Exception:
+    except Exception as error:
+        logging.getLogger(__name__).error("%s", error)  # one readable line before the trace
         runtime.close()
         raise
 

@@ -54,7 +54,14 @@ def keys(session: SessionDep) -> list[KeyPublic]:
     return [KeyPublic.of(key) for key in list_keys(session)]
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    responses={
+        400: {"description": "no user named, or a role above the user's"},
+        404: {"description": "no such user"},
+    },
+)
 def new_key(body: KeyCreate, session: SessionDep, principal: PrincipalDep) -> KeyCreated:
     """A key for `user` (default: the caller); the answer is the only time it is shown."""
     owner = body.user or (principal.name if principal and principal.user_id else None)
@@ -70,7 +77,7 @@ def new_key(body: KeyCreate, session: SessionDep, principal: PrincipalDep) -> Ke
     return KeyCreated(key=token, **KeyPublic.of(key).model_dump())
 
 
-@router.delete("/{key_id}", status_code=204)
+@router.delete("/{key_id}", status_code=204, responses={404: {"description": "no such key"}})
 def revoke(key_id: RecordId, session: SessionDep) -> Response:
     """Revoke a key: it stops working at once; its row stays, with the time."""
     revoke_key(session=session, key_id=key_id)
