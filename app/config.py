@@ -259,6 +259,42 @@ class Settings(BaseSettings):
         description="Seconds a comparison's generation may take, its levels together; a level "
         "not finished by then is reported as timed out (its error says so).",
     )
+    # Accounts and request checks (docs/security.md)
+    host: str = Field(
+        "127.0.0.1",
+        description="Interface `tritune serve` listens on (its --host overrides). Without "
+        "users the server runs open only on a loopback interface.",
+    )
+    open_access: bool = Field(
+        False,
+        description="Serve without accounts on a non-loopback interface while no user exists "
+        "(logged as a warning at every start). Once a user exists, accounts are required.",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the server answers to (JSON list), besides the loopback names "
+        "and the interface it listens on; other Host headers get 400 (DNS rebinding). `*`: any.",
+    )
+    trusted_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (scheme://host:port, JSON list) allowed to post to the server "
+        "besides its own, e.g. behind a proxy that rewrites the Host header.",
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Key that signs the CSRF tokens; replicas must share it. Unset: a random "
+        "key kept in data_dir/secret_key.",
+    )
+    session_hours: float = Field(168, gt=0, description="How long a browser login lasts, in hours.")
+    secure_cookies: bool = Field(
+        False,
+        description="Send the login and CSRF cookies over HTTPS only (set it behind TLS; "
+        "requests that arrive as https get secure cookies anyway).",
+    )
+    login_max_failures: int = Field(
+        5, ge=1, description="Failed logins per user name or client address in the window."
+    )
+    login_window_s: int = Field(900, ge=1, description="The login rate limit's window, in seconds.")
 
     @field_validator("prices")
     @classmethod

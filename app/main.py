@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,13 +21,16 @@ from app.api import (
     scenarios,
     serving,
 )
+from app.api import keys as api_keys
+from app.auth import REQUEST_CHECKS, install
+from app.auth.startup import check_start
 from app.body_limits import BodyLimits
 from app.config import Settings, get_settings
 from app.errors import install_handlers
 from app.request_metrics import RequestMetrics
 from app.runtime import Runtime
 from app.tracing import configure_tracing
-from app.web import api_docs, compare, history, knowledge, live
+from app.web import api_docs, compare, history, knowledge, live, login
 from app.web import bundles as bundle_pages
 from app.web import evals as eval_pages
 from app.web import finetune as finetune_pages
@@ -50,6 +54,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if own:
             configure_tracing(app.state.runtime.settings.tracing)
             app.state.runtime.migrate()
+            refuse_open_network(app.state.runtime)
             app.state.runtime.load_in_background()
         app.state.runtime.training_worker()
         app.state.runtime.eval_worker()  # claims queued evals once the models are loaded
@@ -64,21 +69,34 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         description=DESCRIPTION,
         lifespan=lifespan,
         docs_url=None,
+        dependencies=REQUEST_CHECKS,  # CSRF, then the route's role (app/auth/rules.py)
     )
     # innermost: a request body over its limit fails in the route's own handlers (413)
     app.add_middleware(
         BodyLimits, settings=lambda: runtime.settings if runtime else settings or get_settings()
     )
     install_handlers(app)
+    install(app)  # Host, cross-site and frame checks; the login page for pages
     # the bundle pages before the scenario pages: `/scenarios/import` is no scenario's slug
     pages = (api_docs, compare, live, history, bundle_pages)
-    routers = (health, metrics, bundles, scenarios, comparisons, *pages)
+    routers = (health, login, api_keys, metrics, bundles, scenarios, comparisons, *pages)
     others = (scenario_pages, documents, knowledge, finetune, finetune_pages, evals, eval_pages)
     for module in (*routers, *others, serving):  # serving: /v1, OpenAI-compatible
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(RequestMetrics)
     return app
+
+
+def refuse_open_network(runtime: Runtime) -> None:
+    """Stop before serving a non-loopback interface without an admin (app/auth/startup.py)."""
+    try:
+        with runtime.session() as session:
+            check_start(session, runtime.settings)
+    except Exception as error:
+        logging.getLogger(__name__).error("%s", error)  # one readable line before the trace
+        runtime.close()
+        raise
 
 
 def configure_logging(settings: Settings | None = None) -> None:

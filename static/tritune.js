@@ -85,4 +85,24 @@ document.addEventListener("input", (event) => {
 document.addEventListener("change", (event) => {
   const form = event.target.closest && event.target.closest("form.train");
   if (form) trainingEstimate(form);
+// CSRF (app/auth): every form posted carries the page's token, including forms that htmx
+// swapped in later; htmx requests send it as a header (hx-headers on <body>).
+function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : "";
+}
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || (form.method || "get").toLowerCase() !== "post") return;
+  let field = form.querySelector('input[name="csrf_token"]');
+  if (!field) {
+    field = document.createElement("input");
+    field.type = "hidden";
+    field.name = "csrf_token";
+    form.appendChild(field);
+  }
+  field.value = csrfToken();
+}, true);
+document.addEventListener("htmx:configRequest", (event) => {
+  event.detail.headers["X-CSRF-Token"] = csrfToken();
 });

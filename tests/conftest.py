@@ -39,6 +39,7 @@ def settings() -> Settings:
         database_name=TEST_DATABASE,
         database_url=None,
         demo_train_limit=TRAIN_LIMIT,
+        allowed_hosts=["testserver"],  # TestClient's Host header
         _env_file=None,
     )
 

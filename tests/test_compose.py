@@ -37,6 +37,10 @@ def test_compose_file_is_valid_and_wires_the_app_to_pgvector():
     assert app["environment"]["DATABASE_URL"].startswith("postgresql://")
     assert "@db:5432/" in app["environment"]["DATABASE_URL"]
     assert app["depends_on"]["db"]["condition"] == "service_healthy"
+    # open without accounts on purpose, and only because the port stays on the loopback
+    assert app["environment"]["TRITUNE_OPEN_ACCESS"] == "true"
+    published = [p["host_ip"] if isinstance(p, dict) else p.split(":")[0] for p in app["ports"]]
+    assert published == ["127.0.0.1"]
 
 
 def test_dockerfile_installs_like_the_makefile():

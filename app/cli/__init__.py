@@ -12,7 +12,18 @@ from collections.abc import Callable
 
 import typer
 
-from app.cli import adapters, bundles, compare, evals, finetune, knowledge, scenarios, setup, tuning
+from app.cli import (
+    accounts,
+    adapters,
+    bundles,
+    compare,
+    evals,
+    finetune,
+    knowledge,
+    scenarios,
+    setup,
+    tuning,
+)
 
 app = typer.Typer(help="TriTune: few-shot prompt vs RAG vs LoRA fine-tune, side by side.")
 
@@ -57,6 +68,8 @@ scenarios.app.command("export")(bundles.export_bundle)
 app.add_typer(scenarios.app, name="scenario")
 app.add_typer(tuning.app, name="tune")
 app.add_typer(adapters.app, name="adapter")
+app.add_typer(accounts.users, name="user")
+app.add_typer(accounts.keys, name="key")
 
 if __name__ == "__main__":
     app()

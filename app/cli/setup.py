@@ -12,21 +12,27 @@ from rich.table import Table
 from app.cli.context import cli_context
 from app.cli.display import console
 from app.cli.finetune import training_bar
-from app.config import Settings, get_settings
+from app.config import Settings
 from app.runtime import Runtime
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    ctx: typer.Context,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on (default: TRITUNE_HOST).")
+    ] = None,
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Serve the REST API on HOST:PORT (migrates, loads the demo and the models on start)."""
+    """Serve the REST API on HOST:PORT (migrates, loads the demo and the models on start).
+    Without users it refuses a non-loopback HOST unless TRITUNE_OPEN_ACCESS is set."""
     import uvicorn
 
     from app.main import configure_logging, create_app
 
-    configure_logging(get_settings())
-    uvicorn.run(create_app(), host=host, port=port)
+    settings = cli_context(ctx).settings
+    settings = settings.model_copy(update={"host": host}) if host else settings
+    configure_logging(settings)
+    uvicorn.run(create_app(settings), host=settings.host, port=port)
 
 
 def setup(

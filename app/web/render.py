@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from app.auth.access import current_principal
 from app.web import chart, comparison_view
 from app.web.citations import link_citations
 from app.web.current import nav_scenario
@@ -29,6 +30,15 @@ def readiness(request: Request) -> dict[str, Any]:
     }
 
 
+def request_checks(request: Request) -> dict[str, Any]:
+    """Every page's CSRF token (base.html puts it in each form and htmx request) and who is
+    logged in (None on the public pages, `via == "open"` without accounts)."""
+    return {
+        "csrf_token": getattr(request.state, "csrf_token", ""),
+        "principal": current_principal(request),
+    }
+
+
 def ms(value: float | None) -> str:
     return "–" if value is None else f"{value:,.0f} ms"
 
@@ -37,7 +47,9 @@ def usd(value: float | None) -> str:
     return "–" if value is None else f"${value:.6f}"
 
 
-templates = Jinja2Templates(directory=TEMPLATES, context_processors=[readiness, nav_scenario])
+templates = Jinja2Templates(
+    directory=TEMPLATES, context_processors=[readiness, nav_scenario, request_checks]
+)
 templates.env.filters.update(ms=ms, usd=usd)
 templates.env.filters["cite"] = link_citations
 templates.env.globals.update(latency_chart=chart.latency_chart, cost_chart=chart.cost_chart)
