@@ -44,6 +44,8 @@ CHANGES: dict[tuple[str, str], Role] = {
     ("POST", "/api/v1/comparisons/stream"): E,
     ("POST", "/compare"): E,
     ("POST", "/comparisons/{comparison_id}/rerun"): E,
+    ("POST", "/comparisons/{comparison_id}/levels/{level}/rerun"): E,
+    ("POST", "/compare/stream/{token}/cancel"): E,
     ("POST", "/v1/chat/completions"): E,
     # knowledge base
     ("POST", "/api/v1/scenarios/{slug}/documents"): E,
@@ -63,6 +65,10 @@ CHANGES: dict[tuple[str, str], Role] = {
     ("POST", "/trainings/{training_id}/cancel"): E,
     ("POST", "/adapters/{name}/activate"): E,
     ("POST", "/adapters/{name}/delete"): A,
+    ("POST", "/api/v1/scenarios/{slug}/adapters"): E,
+    ("POST", "/scenarios/{slug}/adapters/import"): E,
+    ("POST", "/api/v1/scenarios/{slug}/datasets/{dataset_id}/current"): E,
+    ("POST", "/scenarios/{slug}/datasets/{dataset_id}/current"): E,
     # evals
     ("POST", "/api/v1/scenarios/{slug}/eval-sets"): E,
     ("POST", "/api/v1/scenarios/{slug}/evals"): E,
@@ -70,6 +76,8 @@ CHANGES: dict[tuple[str, str], Role] = {
     ("POST", "/scenarios/{slug}/eval-sets"): E,
     ("POST", "/scenarios/{slug}/evals"): E,
     ("POST", "/evals/{eval_id}/cancel"): E,
+    ("POST", "/api/v1/scenarios/{slug}/eval-sets/{eval_set_id}/current"): E,
+    ("POST", "/scenarios/{slug}/eval-sets/{eval_set_id}/current"): E,
     # accounts
     ("POST", "/login"): PUBLIC,
     ("POST", "/logout"): PUBLIC,
