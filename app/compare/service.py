@@ -183,6 +183,9 @@ def run_comparison(
         load_adapters(engine, planned)
         use_edited_messages(planned, run.edited_messages)
         report_failed(planned, on_stage)
+        # the reads end here: no transaction stays open ("idle in transaction") while the
+        # engine generates, which takes seconds; `store` is a short transaction of its own
+        session.commit()
         runnable = [p for p in planned if p.plan is not None]
         sinks = LevelSinks(on_token, on_stage, cancel)
         requests = generation_requests(runnable, run, sinks, schema)
