@@ -286,16 +286,16 @@ class JobWorker:
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
         self.database_down = False
+        self.recovered = False  # interrupted jobs marked since this worker started
 
     def start(self) -> None:
         """Mark the kind's jobs whose owner stopped interrupted, remove what they left
-        half-written, then start claiming."""
-        self.mark_interrupted()
-        if self.kind.recover:
-            try:
-                self.kind.recover(self.runtime)
-            except Exception:  # the worker still runs jobs; the next start tries again
-                log.exception("could not clean up after interrupted %s jobs", self.kind.name)
+        half-written, then start claiming (with the database unavailable, the worker does
+        both once it answers, before its first claim)."""
+        try:
+            self.recover()
+        except OperationalError as error:
+            log.warning("%s worker: the database is unavailable (%s)", self.kind.name, error)
         name = f"tritune-{self.kind.name.replace(' ', '-')}"
         self.thread = threading.Thread(target=self.loop, name=name, daemon=True)
         self.thread.start()
@@ -317,6 +317,17 @@ class JobWorker:
     def mark_interrupted(self) -> int:
         with self.runtime.session() as session:
             return mark_interrupted(session, self.kind)
+
+    def recover(self) -> None:
+        """Mark interrupted jobs and let the kind clean up after them (`JobKind.recover`);
+        OperationalError while the database is unavailable."""
+        self.mark_interrupted()
+        self.recovered = True
+        if self.kind.recover:
+            try:
+                self.kind.recover(self.runtime)
+            except Exception:  # the worker still runs jobs; the next start tries again
+                log.exception("could not clean up after interrupted %s jobs", self.kind.name)
 
     def loop(self) -> None:
         """Claim and run jobs until stopped. Nothing that goes wrong here ends the loop (a
@@ -347,6 +358,8 @@ class JobWorker:
     def claim_next(self) -> int | None:
         if self.kind.needs_models and not self.runtime.ready:
             return None
+        if not self.recovered:
+            self.recover()
         with self.runtime.session() as session:
             job = claim(session, self.kind)
             return job.id if job else None
