@@ -163,6 +163,9 @@ def run_comparison(
     schema = output_constraint(record, options.constrained)
     versions = resolve_versions(session, record, options.prompt_versions)
     run = options.resolved(runtime.settings, record, versions)
+    # no transaction stays open ("idle in transaction") while this waits: the embedding
+    # model waits for the cores while other comparisons generate
+    session.commit()
     with runtime.admission():
         started = time.perf_counter()
         embedding = embedder.embed_one(query)
@@ -183,8 +186,7 @@ def run_comparison(
         load_adapters(engine, planned)
         use_edited_messages(planned, run.edited_messages)
         report_failed(planned, on_stage)
-        # the reads end here: no transaction stays open ("idle in transaction") while the
-        # engine generates, which takes seconds; `store` is a short transaction of its own
+        # nor while the engine generates; `store` is a short transaction of its own
         session.commit()
         runnable = [p for p in planned if p.plan is not None]
         sinks = LevelSinks(on_token, on_stage, cancel)
