@@ -183,11 +183,12 @@ def run_comparison(
             versions=versions,
         )
         planned = [plan_level(name, inputs, embed_s) for name in run.levels]
+        # nor while an adapter loads (it waits for the engine) and the engine generates;
+        # `store` is a short transaction of its own
+        session.commit()
         load_adapters(engine, planned)
         use_edited_messages(planned, run.edited_messages)
         report_failed(planned, on_stage)
-        # nor while the engine generates; `store` is a short transaction of its own
-        session.commit()
         runnable = [p for p in planned if p.plan is not None]
         sinks = LevelSinks(on_token, on_stage, cancel)
         requests = generation_requests(runnable, run, sinks, schema)
