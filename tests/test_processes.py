@@ -106,9 +106,14 @@ def stop_postgres(data_dir: Path) -> None:
         info.process.terminate()
 
 
-def start_live(server: ServerProcess, max_new_tokens: int = 16) -> str:
+# The echo engine answers with the query's last line, a token at a time: a long query
+# makes a level generate for seconds (TRITUNE_TEST_TOKEN_DELAY each token)
+LONG_QUERY = "Can I return a tent after " + "many " * 250 + "nights?"
+
+
+def start_live(server: ServerProcess, max_new_tokens: int = 16, query: str = "Tents?") -> str:
     """The stream address of a comparison the compare page validated through `server`."""
-    form = {"query": "How long to return a tent?", "scenario": SLUG, "levels": ["prompt", "rag"]}
+    form = {"query": query, "scenario": SLUG, "levels": ["prompt", "rag"]}
     answer = server.post(
         "/compare", data={**form, "max_new_tokens": str(max_new_tokens)}, headers=HX
     )
@@ -131,7 +136,7 @@ def test_a_comparison_started_through_one_replica_streams_through_the_other(clus
 
 
 def test_a_live_comparison_is_cancelled_through_the_other_replica(cluster):
-    address = start_live(cluster.a, max_new_tokens=400)  # ~8 s per level at 0.02 s a token
+    address = start_live(cluster.a, max_new_tokens=400, query=LONG_QUERY)  # ~5 s a level
     streamed: list[str] = []
     reader = threading.Thread(target=lambda: streamed.append(stream_text(cluster.b, address)))
     reader.start()
@@ -191,7 +196,7 @@ def dead_handles(data_dir: Path) -> list[int]:
 
 
 def test_killed_during_ingest_and_a_live_comparison_nothing_is_half_written(cluster):
-    address = start_live(cluster.b, max_new_tokens=300)
+    address = start_live(cluster.b, max_new_tokens=300, query=LONG_QUERY)
     reader = threading.Thread(target=stream_text, args=(cluster.b, address), daemon=True)
     reader.start()
     files = [
@@ -209,7 +214,7 @@ def test_killed_during_ingest_and_a_live_comparison_nothing_is_half_written(clus
 
 def test_postgres_killed_gives_clear_503s_then_the_embedded_server_comes_back(cluster):
     info = postmaster(cluster.data_dir)
-    address = start_live(cluster.b, max_new_tokens=300)  # `b` busy streaming
+    address = start_live(cluster.b, max_new_tokens=300, query=LONG_QUERY)  # `b` busy
     threading.Thread(target=stream_text, args=(cluster.b, address), daemon=True).start()
     time.sleep(1)
     os.kill(info.pid, signal.SIGKILL)
