@@ -202,6 +202,7 @@ def ingest_files(
     was rejected with the reason. Raises EmbeddingModelMismatch (nothing stored) when the
     scenario's chunks were embedded with another model than `embedder`."""
     require_embedding_model(session, scenario=scenario, model=embedder.name)
+    session.commit()  # the check's read ends: chunking may wait for the cores
     report = IngestReport()
     with ThreadPoolExecutor(1, thread_name_prefix="ingest-embed") as worker:
         group = IngestGroup(session, scenario, embedder, report, on_file, worker)
