@@ -156,6 +156,7 @@ def ensure_demo_adapter(
     if not force and register_from_disk(session, settings, recipe):
         return recipe.name, False
     examples = split_examples(session, recipe.dataset.id, "train")
+    session.commit()  # no transaction stays open for the minutes the training takes
     train_lora(
         base_model=settings.base_model,
         examples=examples[: recipe.limit] if recipe.limit else examples,

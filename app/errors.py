@@ -3,7 +3,9 @@
 AppError(status, message)          -> JSON {"detail": message} with that status
 ├── NotFound                       404: unknown scenario, comparison, ...
 ├── NotReady                       503 + Retry-After: models still loading (`models_loading`)
-└── Busy                           503 + Retry-After: too many comparisons waiting (`queue_full`)
+├── Busy                           503 + Retry-After: too many comparisons waiting (`queue_full`)
+└── DatabaseUnavailable            503 + Retry-After: Postgres does not answer (also what
+                                   SQLAlchemy's OperationalError becomes on every route)
 
 The API (`/api`, `/healthz`, `/readyz`) answers errors as JSON; browser pages get a friendly
 error page, and htmx requests the `_partials/error.html` fragment. The OpenAI-compatible
@@ -25,6 +27,7 @@ from fastapi.exception_handlers import (
 )
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.middleware.base import RequestResponseEndpoint
 from starlette.responses import Response
@@ -66,6 +69,12 @@ class Busy(AppError):
     status = 503
     headers = {"Retry-After": "5"}
     code = "queue_full"
+
+
+class DatabaseUnavailable(AppError):
+    status = 503
+    headers = {"Retry-After": "5"}
+    code = "database_unavailable"
 
 
 def wants_json(request: Request) -> bool:
@@ -161,6 +170,18 @@ def install_handlers(app: FastAPI) -> None:
             return await request_validation_exception_handler(request, error)
         fields = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in error.errors())
         return error_page(request, 422, f"The address has a bad value ({fields}).")
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def database_gone(request: Request, error: DBAPIError) -> Response:
+        # the server stopped or the connection broke: a clear 503 while the runtime brings
+        # it back (an embedded server is restarted), not a 500 with a traceback per request
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, error)
+        runtime = getattr(request.app.state, "runtime", None)
+        if runtime is not None:
+            runtime.database_lost()
+        message = "the database is unavailable; retry shortly"
+        return await app_error(request, DatabaseUnavailable(message))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> Response:

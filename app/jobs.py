@@ -51,6 +51,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import URL, Connection, Engine, Select, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.db.models import JobColumns
@@ -84,6 +85,9 @@ class JobKind:
     done_status: str = DONE
     needs_models: bool = False  # its worker claims only once this process's models are loaded
     on_end: Callable[[Session, Any], None] | None = None
+    # at each worker start, after its interrupted jobs are marked: remove what jobs that
+    # were killed left half-written (a training's adapter directory saved, never registered)
+    recover: Callable[[Runtime], None] | None = None
 
     def status(self, state: str) -> str:
         """The stored status for a lifecycle state."""
@@ -234,9 +238,21 @@ def this_process(session: Session) -> str:
     engine = session.get_bind()
     engine = engine if isinstance(engine, Engine) else engine.engine
     with _held_lock:
-        if engine.url not in _held:
+        if engine.url not in _held or not still_held(_held[engine.url]):
             _held[engine.url] = hold_owner_lock(engine)
     return owner_name()
+
+
+def still_held(connection: Connection) -> bool:
+    """Whether the owner's lock connection still works (a restarted database server closed
+    it, and with it the lock, which is then taken again)."""
+    try:
+        connection.execute(select(1)).scalar()
+        connection.commit()
+    except Exception:
+        connection.invalidate()
+        return False
+    return True
 
 
 def hold_owner_lock(engine: Engine) -> Connection:
@@ -269,10 +285,17 @@ class JobWorker:
         self.wakeup = threading.Event()
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
+        self.database_down = False
+        self.recovered = False  # interrupted jobs marked since this worker started
 
     def start(self) -> None:
-        """Mark the kind's jobs whose owner stopped interrupted, then start claiming."""
-        self.mark_interrupted()
+        """Mark the kind's jobs whose owner stopped interrupted, remove what they left
+        half-written, then start claiming (with the database unavailable, the worker does
+        both once it answers, before its first claim)."""
+        try:
+            self.recover()
+        except OperationalError as error:
+            log.warning("%s worker: the database is unavailable (%s)", self.kind.name, error)
         name = f"tritune-{self.kind.name.replace(' ', '-')}"
         self.thread = threading.Thread(target=self.loop, name=name, daemon=True)
         self.thread.start()
@@ -295,12 +318,31 @@ class JobWorker:
         with self.runtime.session() as session:
             return mark_interrupted(session, self.kind)
 
+    def recover(self) -> None:
+        """Mark interrupted jobs and let the kind clean up after them (`JobKind.recover`);
+        OperationalError while the database is unavailable."""
+        self.mark_interrupted()
+        self.recovered = True
+        if self.kind.recover:
+            try:
+                self.kind.recover(self.runtime)
+            except Exception:  # the worker still runs jobs; the next start tries again
+                log.exception("could not clean up after interrupted %s jobs", self.kind.name)
+
     def loop(self) -> None:
         """Claim and run jobs until stopped. Nothing that goes wrong here ends the loop (a
         dead worker would leave every later job queued forever)."""
         while not self.stopping.is_set():
             try:
                 job_id = self.claim_next()
+                self.database_down = False
+            except OperationalError as error:  # one line while it lasts, not one per poll
+                if not self.database_down:
+                    log.warning(
+                        "%s worker: the database is unavailable (%s)", self.kind.name, error
+                    )
+                    self.runtime.database_lost()
+                self.database_down, job_id = True, None
             except Exception:
                 log.exception("could not claim a %s; retrying", self.kind.name)
                 job_id = None
@@ -316,6 +358,8 @@ class JobWorker:
     def claim_next(self) -> int | None:
         if self.kind.needs_models and not self.runtime.ready:
             return None
+        if not self.recovered:
+            self.recover()
         with self.runtime.session() as session:
             job = claim(session, self.kind)
             return job.id if job else None

@@ -13,10 +13,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.cores import configure_threads
+from app.db.server import release_embedded, restart_embedded
 from app.db.session import make_engine, make_sessionmaker, migrate
 from app.engine import Engine, load_engine
 from app.errors import Busy, NotReady
@@ -41,9 +43,40 @@ class Runtime:
         self._slots = threading.BoundedSemaphore(settings.max_pending_comparisons)
         self._workers: dict[str, JobWorker] = {}
         self._worker_lock = threading.Lock()
+        self._restarting = threading.Lock()
+        self._holds_server = not settings.database_url  # an embedded server, until `close`
 
     def migrate(self) -> None:
         migrate(self.db)
+
+    def database_ok(self) -> bool:
+        """Whether the database answers now; if not, bring it back (`database_lost`)."""
+        try:
+            with self.db.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as error:
+            log.warning("the database does not answer: %s", error)
+            self.database_lost()
+            return False
+        return True
+
+    def database_lost(self) -> None:
+        """A request or a worker found the database gone: drop the pooled connections (they
+        are all broken) and, for the embedded server, start it again, in the background and
+        one try at a time (a server whose old processes are still exiting refuses to start:
+        the next lost request tries again)."""
+        self.db.dispose()
+        if self.settings.database_url or not self._restarting.acquire(blocking=False):
+            return
+
+        def restart() -> None:
+            try:
+                if restart_embedded(self.settings.data_dir):
+                    log.info("the embedded postgres answers again")
+            finally:
+                self._restarting.release()
+
+        threading.Thread(target=restart, name="tritune-db-restart", daemon=True).start()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -199,6 +232,9 @@ class Runtime:
                 worker.stop()
         self.close_engine()
         self.db.dispose()
+        if self._holds_server:  # the last runtime of a process stops the embedded server,
+            self._holds_server = False  # if no other process uses it
+            release_embedded(self.settings.data_dir)
 
     def close_engine(self) -> None:
         if self._loaded_engine is None:

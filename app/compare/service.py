@@ -165,6 +165,9 @@ def run_comparison(
     schema = output_constraint(record, options.constrained)
     versions = resolve_versions(session, record, options.prompt_versions)
     run = options.resolved(runtime.settings, record, versions)
+    # no transaction stays open ("idle in transaction") while this waits: the embedding
+    # model waits for the cores while other comparisons generate
+    session.commit()
     with runtime.admission():
         started = time.perf_counter()
         embedding = embedder.embed_one(query)
@@ -182,6 +185,9 @@ def run_comparison(
             versions=versions,
         )
         planned = [plan_level(name, inputs, embed_s) for name in run.levels]
+        # nor while an adapter loads (it waits for the engine) and the engine generates;
+        # `store` is a short transaction of its own
+        session.commit()
         load_adapters(engine, planned)
         use_edited_messages(planned, run.edited_messages)
         report_failed(planned, on_stage)

@@ -500,3 +500,17 @@ class LoginAttempt(Base):
     attempted_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )
+
+
+class PendingStream(Base):
+    """A live comparison the compare page validated, waiting for its live view to connect
+    (`running` once one did), in Postgres so that any replica can run and cancel it
+    (app/compare/pending.py). Deleted when its stream ends; a waiting one expires."""
+
+    __tablename__ = "pending_streams"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request: Mapped[dict[str, Any]]  # {"scenario", "query", "options"}
+    running: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = created_at_column()

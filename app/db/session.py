@@ -15,8 +15,19 @@ from app.db.server import database_url
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
+CONNECT_TIMEOUT_S = 5
+
+
 def make_engine(settings: Settings) -> Engine:
-    return create_engine(database_url(settings), pool_pre_ping=True, pool_size=10)
+    """The engine to the database. A server that is gone or hangs fails a request within
+    seconds (connect and pool timeouts) rather than holding it: errors become 503s."""
+    return create_engine(
+        database_url(settings),
+        pool_pre_ping=True,
+        pool_size=10,
+        pool_timeout=10,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+    )
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -255,6 +255,7 @@ def run_item(session: Session, runtime: Runtime, run: EvalRun, item: EvalItem, r
         constrained=run.options.get("constrained", False),
     )
     comparison = compare_when_admitted(session, runtime, run.scenario.slug, item.input, options)
+    session.commit()  # the reads end: embedding for the scores may wait for the cores
     schema = item_schema(item, run.scenario.output_schema)
     reference = item.reference or item.expected
     embedder = runtime.loaded_embedder()

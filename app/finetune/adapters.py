@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import shutil
 import tarfile
@@ -91,7 +92,16 @@ def delete_adapter(session: Session, name: str) -> None:
     path = Path(adapter.path)
     session.delete(adapter)
     session.flush()
+    remove_adapter_files(path)
+
+
+def remove_adapter_files(path: Path) -> None:
+    """Remove an adapter directory, its staging copy (a save that never finished) and the
+    GGUF LoRA copies converted from it (cached beside it as `<name>.<checksum>.lora.gguf`)."""
     shutil.rmtree(path, ignore_errors=True)
+    shutil.rmtree(path.with_name(f".{path.name}.partial"), ignore_errors=True)
+    for converted in path.parent.glob(f"{glob.escape(path.name)}.*.lora.gguf"):
+        converted.unlink(missing_ok=True)
 
 
 def adapter_archive(directory: Path, name: str) -> BinaryIO:

@@ -10,6 +10,7 @@ registered only then, so a failed or cancelled job leaves the registry as it was
 
 from __future__ import annotations
 
+import glob
 import logging
 import math
 import random
@@ -28,7 +29,7 @@ from app.config import Settings
 from app.db.models import Adapter, Dataset, Example, Scenario, Training
 from app.engine.devices import qlora_refusal
 from app.errors import AppError, Busy
-from app.finetune.adapters import register_adapter
+from app.finetune.adapters import register_adapter, remove_adapter_files
 from app.finetune.config import ConfigError, TrainingConfig, check_target_modules
 from app.finetune.dataset import ChatExample, split_examples
 from app.finetune.placement import Placement
@@ -319,8 +320,39 @@ def registered(runtime: Runtime, name: str) -> bool:
         return session.scalar(select(Adapter.id).where(Adapter.name == name)) is not None
 
 
+def remove_unregistered(runtime: Runtime) -> list[str]:
+    """Remove the adapter directories of trainings that ended without registering them (a
+    process killed between saving and registering); returns their names. A name that is
+    registered, or that an active training will write, is left alone."""
+    with runtime.session() as session:
+        ended = select(Training.adapter_name).where(
+            Training.status.in_((jobs.FAILED, jobs.CANCELLED, jobs.INTERRUPTED))
+        )
+        kept = select(Adapter.name).union(
+            select(Training.adapter_name).where(Training.status.in_(jobs.ACTIVE))
+        )
+        names = set(session.scalars(ended)) - set(session.scalars(kept))
+    adapters_dir = runtime.settings.adapters_dir
+    left = sorted(name for name in names if has_files(adapters_dir, name))
+    for name in left:
+        log.warning("removing adapter %s: its training ended before registering it", name)
+        remove_adapter_files(adapters_dir / name)
+    return left
+
+
+def has_files(adapters_dir: Path, name: str) -> bool:
+    """Whether an adapter's directory, staging copy or converted GGUF copy is on disk."""
+    converted = adapters_dir.glob(f"{glob.escape(name)}.*.lora.gguf")
+    staging = adapters_dir / f".{name}.partial"
+    return (adapters_dir / name).exists() or staging.exists() or any(converted)
+
+
 TRAINING = jobs.JobKind(
-    name="training", row=Training, run=train_and_register, done_status="succeeded"
+    name="training",
+    row=Training,
+    run=train_and_register,
+    done_status="succeeded",
+    recover=remove_unregistered,
 )
 
 

@@ -170,6 +170,7 @@ class IngestGroup:
         if self.embedding is None:
             return
         documents, started = self.embedding
+        self.session.commit()  # the planning reads end: embedding may wait for the cores
         vectors = iter(started.result())
         self.embedding = None
         for document in documents:
@@ -201,6 +202,7 @@ def ingest_files(
     was rejected with the reason. Raises EmbeddingModelMismatch (nothing stored) when the
     scenario's chunks were embedded with another model than `embedder`."""
     require_embedding_model(session, scenario=scenario, model=embedder.name)
+    session.commit()  # the check's read ends: chunking may wait for the cores
     report = IngestReport()
     with ThreadPoolExecutor(1, thread_name_prefix="ingest-embed") as worker:
         group = IngestGroup(session, scenario, embedder, report, on_file, worker)
@@ -223,18 +225,18 @@ def ingest_one(
         extracted = read_checked(source, settings.max_upload_bytes)
         if group.holds(content_hash(extracted.text)):
             group.settle()  # the same text again: stored first, then found unchanged
-        group.add(
-            plan_document(
-                session,
-                scenario=scenario,
-                source=source.name,
-                extracted=extracted,
-                size_bytes=source.size,
-                embedder=embedder,
-                settings=settings,
-                title=source.title,
-            )
+        planned = plan_document(
+            session,
+            scenario=scenario,
+            source=source.name,
+            extracted=extracted,
+            size_bytes=source.size,
+            embedder=embedder,
+            settings=settings,
+            title=source.title,
         )
+        session.commit()  # its reads end: the next file's chunking may wait for the cores
+        group.add(planned)
     except Rejected as error:
         session.rollback()
         group.report.rejected.append(Rejection(source.name, str(error)))
@@ -287,13 +289,8 @@ def plan_document(
     """The document chunked, or the stored one when the scenario has its text already
     (Rejected when no text is left to index)."""
     digest = content_hash(extracted.text)
-    same = session.scalar(
-        select(Document).where(Document.scenario_id == scenario.id, Document.content_hash == digest)
-    )
-    if same is not None:
-        count = len(same.chunks)
-        return StoredDocument(source, same.id, same.title, same.media_type, count, "unchanged")
-    title = default_title(source, extracted) if title is None else title
+    # chunked before the query: counting tokens may wait for the embedding model, which
+    # waits for the cores, and no transaction should be open meanwhile
     pieces = chunk_markdown(
         extracted.text,
         size=settings.chunk_tokens,
@@ -301,8 +298,15 @@ def plan_document(
         count=embedder.count_tokens,
         headings=extracted.has_headings,
     )
+    same = session.scalar(
+        select(Document).where(Document.scenario_id == scenario.id, Document.content_hash == digest)
+    )
+    if same is not None:
+        count = len(same.chunks)
+        return StoredDocument(source, same.id, same.title, same.media_type, count, "unchanged")
     if not pieces:
         raise Rejected("no text left to index")
+    title = default_title(source, extracted) if title is None else title
     return PlannedDocument(source, title, extracted, size_bytes, digest, pieces)
 
 

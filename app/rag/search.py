@@ -265,11 +265,13 @@ def search_scenario(
     EmbeddingModelMismatch (409) when its chunks were embedded with another model."""
     require_embedding_model(session, scenario=scenario, model=embedder.name)
     own = {name: getattr(scenario, name) for name in RETRIEVAL_FIELDS}
+    session.commit()  # the reads end: embedding the query may wait for the cores
+    embedding = embedder.embed_one(query)
     return hybrid_search(
         session,
         scenario_id=scenario.id,
         query=query,
-        embedding=embedder.embed_one(query),
+        embedding=embedding,
         k=k,
         fusion=settings_fusion(settings, own),
         ef_search=settings.hnsw_ef_search,
