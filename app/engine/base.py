@@ -34,6 +34,7 @@ its generation holds to `super().__init__(model_lock=...)`. Then it registers a 
 from __future__ import annotations
 
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
@@ -98,6 +99,7 @@ class FairLock:
     def __init__(self) -> None:
         self._condition = threading.Condition()
         self._queue: deque[object] = deque()
+        self.released_at = 0.0  # time.monotonic() of the last release
 
     def __enter__(self) -> FairLock:
         ticket = object()
@@ -109,6 +111,7 @@ class FairLock:
     def __exit__(self, *exc: object) -> None:
         with self._condition:
             self._queue.popleft()
+            self.released_at = time.monotonic()
             self._condition.notify_all()
 
     @property
