@@ -43,7 +43,8 @@ def test_beside_busy_serving_each_side_gets_its_share():
     finally:
         stop.set()
         server.join()
-    assert wall == pytest.approx(1.0, abs=0.3)  # 0.5 s of steps, as long again for serving
+    # 0.5 s of steps and about as long again for serving (a loaded machine sleeps longer)
+    assert 0.8 <= wall < 3.0
     assert sum(served) >= 0.3
 
 
