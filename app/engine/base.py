@@ -158,6 +158,7 @@ class FairLock:
         self._queue: deque[object] = deque()
         self._held_since = 0.0
         self._held_s = 0.0  # seconds it was held, summed (the `/metrics` busy time)
+        self.released_at = 0.0  # time.monotonic() of the last release
 
     def __enter__(self) -> FairLock:
         ticket = object()
@@ -171,6 +172,7 @@ class FairLock:
         with self._condition:
             self._held_s += time.perf_counter() - self._held_since
             self._queue.popleft()
+            self.released_at = time.monotonic()
             self._condition.notify_all()
 
     @property

@@ -20,6 +20,7 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
+from app.cores import TRAINING_SHARE
 from app.engine.tokenizers import hf_render_chat
 from app.finetune.dataset import ChatExample
 from app.finetune.placement import Placement, load_training_base
@@ -164,7 +165,8 @@ def mean_loss(
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16(config)):
         for start in range(0, len(rows), config.micro_batch_size):
             batch = rows[start : start + config.micro_batch_size]
-            total += answer_loss(model, collate(batch, pad_id)).item() * len(batch)
+            with TRAINING_SHARE.turn():
+                total += answer_loss(model, collate(batch, pad_id)).item() * len(batch)
     model.train()
     return round(total / len(rows), 4)
 
@@ -237,9 +239,11 @@ def train_lora(
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16(config))
     for _epoch in range(config.num_epochs):
         for batch in batches(rows, config.micro_batch_size, rng):
-            with autocast:
-                loss = answer_loss(model, collate(batch, tokenizer.pad_token_id))
-            (loss / config.gradient_accumulation_steps).backward()
+            # each micro-batch is a turn on the cores, which serving shares (app/cores.py)
+            with TRAINING_SHARE.turn():
+                with autocast:
+                    loss = answer_loss(model, collate(batch, tokenizer.pad_token_id))
+                (loss / config.gradient_accumulation_steps).backward()
             micro.append(loss.item())
             seen += len(batch)
             last = seen == len(rows) * config.num_epochs
