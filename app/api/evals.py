@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
+from app.api.schemas import API_ERRORS
 from app.db.models import EvalRun
 from app.db.queries import get_scenario
 from app.deps import RecordId, RuntimeDep, SessionDep, SettingsDep
@@ -28,7 +29,7 @@ from app.evals.summary import winners
 from app.evals.wins import run_wins
 from app.exports import MEDIA_TYPES, ExportFormat, attachment, csv_lines, json_lines
 
-router = APIRouter(prefix="/api/v1", tags=["evals"])
+router = APIRouter(prefix="/api/v1", tags=["evals"], responses=API_ERRORS)
 
 
 class EvalRunPublic(BaseModel):

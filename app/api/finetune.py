@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from app.api.schemas import API_ERRORS
 from app.db import queries
 from app.db.models import Adapter, Dataset, Scenario, Training
 from app.db.queries import dataset_split_counts, get_scenario, list_adapters
@@ -32,7 +33,7 @@ from app.finetune.jobs import (
 )
 from app.finetune.uploads import upload_from_request
 
-router = APIRouter(prefix="/api/v1", tags=["fine-tuning"])
+router = APIRouter(prefix="/api/v1", tags=["fine-tuning"], responses=API_ERRORS)
 
 
 class DatasetPublic(BaseModel):
