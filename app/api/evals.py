@@ -8,9 +8,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
+from app.api.bodies import TEXT_BODIES
 from app.api.schemas import API_ERRORS
 from app.db.models import EvalRun
 from app.db.queries import get_scenario
@@ -28,8 +30,9 @@ from app.evals.scores import EXPORT_COLUMNS, export_rows, list_eval_runs
 from app.evals.summary import winners
 from app.evals.wins import run_wins
 from app.exports import MEDIA_TYPES, ExportFormat, attachment, csv_lines, json_lines
+from app.jsonl import JsonlLimits
 
-router = APIRouter(prefix="/api/v1", tags=["evals"], responses=API_ERRORS)
+router = APIRouter(prefix="/api/v1", tags=["evals"], responses=API_ERRORS, dependencies=TEXT_BODIES)
 
 
 class EvalRunPublic(BaseModel):
@@ -80,11 +83,13 @@ class EvalSetPublic(BaseModel):
 
 
 @router.post("/scenarios/{slug}/eval-sets", status_code=201, response_model=EvalSetPublic)
-async def upload_eval_set(slug: str, file: UploadFile, session: SessionDep):
+async def upload_eval_set(slug: str, file: UploadFile, session: SessionDep, settings: SettingsDep):
     """Upload eval items as JSONL (multipart field `file`); it becomes the scenario's current
     eval set. 422 naming every bad line, and nothing stored, if any line is bad."""
     scenario = get_scenario(session, slug)
-    items = parse_eval_upload(await file.read(MAX_UPLOAD_BYTES + 1))
+    raw = await file.read(MAX_UPLOAD_BYTES + 1)
+    # off the event loop: a file of many lines takes seconds to check
+    items = await run_in_threadpool(parse_eval_upload, raw, JsonlLimits.of(settings))
     eval_set = store_eval_set(
         session, scenario=scenario, name=file.filename or "upload.jsonl", items=items
     )

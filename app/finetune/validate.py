@@ -16,8 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.finetune.dataset import ChatExample, parse_record
+from app.jsonl import DEFAULT_LIMITS, JsonlLimits, TooManyLines, load_line, numbered_lines
 
 MIN_EXAMPLES = 100
+MAX_LINE_ERRORS = 100  # errors a report lists; the rest are counted
 # Tokens a chat template adds around each message (`<|im_start|>role\n … <|im_end|>\n`).
 TEMPLATE_TOKENS_PER_MESSAGE = 5
 CountTokens = Callable[[str], int]
@@ -56,17 +58,16 @@ class Report:
         }
 
 
-def parse_lines(text: str, file: str, report: Report) -> Numbered:
+def parse_lines(text: str, file: str, report: Report, limits: JsonlLimits) -> Numbered:
     examples = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            examples.append((number, parse_record(json.loads(line))))
-        except json.JSONDecodeError as error:
-            report.errors.append(LineError(file, number, f"not JSON ({error.msg})"))
-        except ValueError as error:
-            report.errors.append(LineError(file, number, str(error)))
+    try:
+        for number, line in numbered_lines(text, limits):
+            try:
+                examples.append((number, parse_record(load_line(line, limits))))
+            except ValueError as error:
+                report.errors.append(LineError(file, number, str(error)))
+    except TooManyLines as error:
+        report.errors.append(LineError(file, 0, str(error)))
     return examples
 
 
@@ -80,14 +81,18 @@ def validate_dataset(
     train_name: str = "train.jsonl",
     eval_name: str = "eval.jsonl",
     seed: int = 42,
+    limits: JsonlLimits = DEFAULT_LIMITS,
 ) -> Report:
     """Check every line and the dataset as a whole; the eval split is `eval_text` or a
     seeded `eval_fraction` of the training lines."""
     report = Report()
-    train = parse_lines(train_text, train_name, report)
-    held = parse_lines(eval_text, eval_name, report) if eval_text is not None else []
+    train = parse_lines(train_text, train_name, report, limits)
+    held = parse_lines(eval_text, eval_name, report, limits) if eval_text is not None else []
     if not held and eval_fraction > 0 and train:
         train, held = split_off(train, eval_fraction, seed)
+    if len(report.errors) > MAX_LINE_ERRORS:  # a file of bad lines: a report, not a dump
+        more = len(report.errors) - MAX_LINE_ERRORS
+        report.errors[MAX_LINE_ERRORS:] = [LineError(train_name, 0, f"... {more:,} more errors")]
     report.train = [example for _, example in train]
     report.eval = [example for _, example in held]
     if not report.train and not any(e.file == train_name for e in report.errors):
