@@ -12,13 +12,16 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
+from app.api.bodies import TEXT_BODIES
 from app.api.schemas import API_ERRORS, ErrorBody
 from app.db.queries import get_scenario
 from app.deps import RuntimeDep, SessionDep
 from app.scenarios.bundle_files import MAX_BUNDLE_BYTES, BundleInvalid, saved_archive
 from app.scenarios.bundles import export_archive, import_bundle, import_slug
 
-router = APIRouter(prefix="/api/v1/scenarios", tags=["scenarios"], responses=API_ERRORS)
+router = APIRouter(
+    prefix="/api/v1/scenarios", tags=["scenarios"], responses=API_ERRORS, dependencies=TEXT_BODIES
+)
 
 
 class BundleProblem(BaseModel):

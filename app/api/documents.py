@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from starlette.datastructures import UploadFile
 
+from app.api.bodies import TEXT_BODIES
 from app.api.schemas import API_ERRORS
 from app.db.queries import get_scenario
 from app.deps import MAX_ID, RecordId, RuntimeDep, SessionDep
@@ -20,7 +21,12 @@ from app.rag.documents import delete_document, document_chunks, get_document, li
 from app.rag.ingest import IngestReport, SourceFile, ingest_files
 from app.rag.search import SearchMode, search_scenario
 
-router = APIRouter(prefix="/api/v1/scenarios", tags=["knowledge base"], responses=API_ERRORS)
+router = APIRouter(
+    prefix="/api/v1/scenarios",
+    tags=["knowledge base"],
+    responses=API_ERRORS,
+    dependencies=TEXT_BODIES,
+)
 
 
 class DocumentCreate(BaseModel):

@@ -14,11 +14,12 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from app.api.bodies import TEXT_BODIES
 from app.api.schemas import API_ERRORS
 from app.db import queries
 from app.db.models import Adapter, Dataset, Scenario, Training
 from app.db.queries import dataset_split_counts, get_scenario, list_adapters
-from app.deps import RecordId, RuntimeDep, SessionDep
+from app.deps import MAX_ID, RecordId, RuntimeDep, SessionDep
 from app.errors import NotFound
 from app.evals.wins import adapter_wins
 from app.finetune import jobs as training_jobs
@@ -33,7 +34,9 @@ from app.finetune.jobs import (
 )
 from app.finetune.uploads import upload_from_request
 
-router = APIRouter(prefix="/api/v1", tags=["fine-tuning"], responses=API_ERRORS)
+router = APIRouter(
+    prefix="/api/v1", tags=["fine-tuning"], responses=API_ERRORS, dependencies=TEXT_BODIES
+)
 
 
 class DatasetPublic(BaseModel):
@@ -48,7 +51,9 @@ class DatasetPublic(BaseModel):
 class TrainingCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    dataset_id: int | None = Field(None, description="Dataset to train on (default: latest).")
+    dataset_id: int | None = Field(
+        None, ge=1, le=MAX_ID, description="Dataset to train on (default: latest)."
+    )
     adapter_name: str | None = Field(None, description="Name of the adapter to register.")
     activate: bool = Field(False, description="Make it the scenario's active adapter.")
     config: TrainingConfig = Field(default_factory=TrainingConfig)
@@ -201,6 +206,7 @@ def create_training(slug: str, body: TrainingCreate, session: SessionDep, runtim
         dataset_id=body.dataset_id,
         config=body.config,
         base_model=runtime.settings.base_model,
+        other_base_models=runtime.settings.training_base_models,
         adapter_name=body.adapter_name,
         activate=body.activate,
     )

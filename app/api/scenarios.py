@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
+from app.api.bodies import TEXT_BODIES
 from app.api.schemas import (
     API_ERRORS,
     PromptDiff,
@@ -35,7 +36,9 @@ from app.scenarios.versions import (
     version_record,
 )
 
-router = APIRouter(prefix="/api/v1/scenarios", tags=["scenarios"], responses=API_ERRORS)
+router = APIRouter(
+    prefix="/api/v1/scenarios", tags=["scenarios"], responses=API_ERRORS, dependencies=TEXT_BODIES
+)
 
 
 def public(session: Session, scenario: Scenario) -> ScenarioPublic:

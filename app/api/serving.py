@@ -9,6 +9,7 @@ from itertools import chain
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from app.api.bodies import TEXT_BODIES
 from app.api.schemas import API_ERRORS, OPENAI_ERRORS
 from app.db.queries import get_scenario
 from app.deps import RuntimeDep, SessionDep
@@ -19,7 +20,7 @@ from app.serving.requests import ChatCompletionRequest
 from app.serving.responses import completion, stream_chunks
 from app.serving.routing import routing_accuracy
 
-router = APIRouter(tags=["openai-compatible"], responses=OPENAI_ERRORS)
+router = APIRouter(tags=["openai-compatible"], responses=OPENAI_ERRORS, dependencies=TEXT_BODIES)
 
 
 @router.get("/v1/models")
