@@ -131,6 +131,7 @@ def train(
                 dataset_id=dataset_id,
                 config=config,
                 base_model=runtime.settings.base_model,
+                other_base_models=runtime.settings.training_base_models,
                 adapter_name=name,
                 activate=activate,
             )

@@ -14,7 +14,7 @@ import logging
 import random
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import jobs
-from app.db.models import Adapter, Dataset, Scenario, Training
+from app.db.models import MAX_ID, Adapter, Dataset, Scenario, Training
 from app.errors import AppError
 from app.finetune.adapters import register_adapter
 from app.finetune.config import ConfigError, TrainingConfig, check_target_modules
@@ -57,15 +57,19 @@ def submit_training(
     base_model: str,
     adapter_name: str | None = None,
     activate: bool = False,
+    other_base_models: Collection[str] = (),
 ) -> Training:
-    """Validate and queue a training job (the caller commits)."""
+    """Validate and queue a training job (the caller commits). `config.base_model` must be
+    `base_model` (the default) or one of `other_base_models` (`training_base_models`)."""
+    model = allowed_base_model(config.base_model or base_model, [base_model, *other_base_models])
     dataset = pick_dataset(session, scenario, dataset_id)
-    model = config.base_model or base_model
     config = config.model_copy(update={"base_model": model})
     try:
         check_target_modules(config, model)
     except ConfigError as error:
         raise BadTraining(str(error)) from None
+    except (OSError, ValueError) as error:  # an allowed model that cannot be read: the setting
+        raise BadTraining(f"config.base_model: {model!r} cannot be loaded ({error})") from None
     name = adapter_name or f"{scenario.slug}-lora-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     check_adapter_name(session, name)
     job = Training(
@@ -86,7 +90,20 @@ def submit_training(
     return job
 
 
+def allowed_base_model(model: str, allowed: list[str]) -> str:
+    """`model` if allowed, else BadTraining naming the allowed ones. Nothing is looked up
+    before: the answer must not tell a client which paths exist on the server."""
+    if model not in allowed:
+        raise BadTraining(
+            f"config.base_model: {model!r} is not allowed; allowed: {', '.join(allowed)} "
+            "(the setting training_base_models adds others)"
+        )
+    return model
+
+
 def pick_dataset(session: Session, scenario: Scenario, dataset_id: int | None) -> Dataset:
+    if dataset_id is not None and not 1 <= dataset_id <= MAX_ID:
+        raise BadTraining(f"dataset_id: {dataset_id} is not a dataset id (1 to {MAX_ID})")
     statement = select(Dataset).where(Dataset.scenario_id == scenario.id)
     if dataset_id is not None:
         statement = statement.where(Dataset.id == dataset_id)

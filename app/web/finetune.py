@@ -102,6 +102,7 @@ def start_training(
         dataset_id=dataset_id,
         config=config,
         base_model=runtime.settings.base_model,
+        other_base_models=runtime.settings.training_base_models,
         adapter_name=adapter_name.strip() or None,
         activate=activate,
     )
