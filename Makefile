@@ -10,7 +10,7 @@ SSE    := static/vendor/htmx-ext-sse.min.js
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install system-deps run setup serve test test-all lint compose-config bench clean
+.PHONY: install system-deps run setup serve test test-all fuzz lint compose-config bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,12 @@ test: install system-deps
 
 test-all: install system-deps
 	HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false $(BIN)/pytest -q
+
+# schemathesis over every API operation with many examples each (`make test` runs a few).
+FUZZ_EXAMPLES ?= 100
+fuzz: install
+	HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false TRITUNE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+	  $(BIN)/pytest -q tests/test_fuzz_api.py
 
 lint: install
 	$(BIN)/ruff check app tests benchmarks
