@@ -57,11 +57,9 @@ def dataset_errors(response) -> str:
 
 @pytest.mark.parametrize("field", ["query", "scenario", "adapter"])
 def test_lone_surrogate_in_a_comparison_is_refused(echo_client, field):
-    body = {"query": "Where is my order?", "levels": ["prompt"]}
-    raw = json.dumps(body)[:-1] + f', "{field}": "x\\ud800y"}}'
-    if field == "query":
-        raw = '{"query": "x\\ud800y", "levels": ["prompt"]}'
-    response = post_json(echo_client, "/api/v1/comparisons", raw)
+    body = {"query": "Where is my order?", "levels": ["prompt"], field: "x\ud800y"}
+    # json.dumps writes the lone surrogate as the escape `\ud800`, as a client would send it
+    response = post_json(echo_client, "/api/v1/comparisons", json.dumps(body))
     assert response.status_code == 422, response.text
     assert "surrogate" in response.text
 
