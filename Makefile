@@ -16,7 +16,7 @@ ASSETS := $(HTMX) $(SSE) $(SWAGGER) $(AXE)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install system-deps run setup serve test test-all lint compose-config bench clean
+.PHONY: install system-deps run setup serve test test-all fuzz lint compose-config bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,12 @@ test: install system-deps
 
 test-all: install system-deps
 	HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false $(BIN)/pytest -q
+
+# schemathesis over every API operation with many examples each (`make test` runs a few).
+FUZZ_EXAMPLES ?= 100
+fuzz: install
+	HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false TRITUNE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+	  $(BIN)/pytest -q tests/test_fuzz_api.py
 
 lint: install
 	$(BIN)/ruff check app tests benchmarks

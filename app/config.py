@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         default_factory=packaged_base_model,
         description="Generation model: a .gguf file, a local model directory or a hub id.",
     )
+    training_base_models: list[str] = Field(
+        default_factory=list,
+        description="Base models a training may name in config.base_model besides base_model "
+        "(JSON list); any other is refused.",
+    )
     embedding_model: str = Field(
         default_factory=packaged_embedding_model,
         description="sentence-transformers model (384 dimensions): directory or hub id.",
@@ -163,6 +168,13 @@ class Settings(BaseSettings):
     )
     max_files_per_request: int = Field(
         100, ge=1, description="Most files one document upload may hold."
+    )
+    # JSONL uploads: datasets and eval sets (issue 17)
+    max_jsonl_lines: int = Field(
+        100_000, ge=1, description="Most lines in an uploaded dataset or eval set file."
+    )
+    max_jsonl_line_chars: int = Field(
+        100_000, ge=1, description="Longest line (characters) of a dataset or eval set file."
     )
     max_pending_comparisons: int = Field(
         8, ge=1, description="Comparisons running or waiting at once; more get HTTP 503."

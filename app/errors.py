@@ -17,14 +17,12 @@ fill those fields there.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from urllib.parse import unquote
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import (
-    http_exception_handler,
-    request_validation_exception_handler,
-)
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -167,7 +165,7 @@ def install_handlers(app: FastAPI) -> None:
             message = "; ".join(field_error(e) for e in error.errors())
             return openai_error(400, message, param=validation_param(first))
         if wants_json(request):
-            return await request_validation_exception_handler(request, error)
+            return JSONResponse({"detail": jsonable_encoder(shown_errors(error.errors()))}, 422)
         fields = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in error.errors())
         return error_page(request, 422, f"The address has a bad value ({fields}).")
 
@@ -191,6 +189,20 @@ def install_handlers(app: FastAPI) -> None:
         if wants_json(request):
             return JSONResponse({"detail": "internal error; see the server log"}, 500)
         return error_page(request, 500, "An unexpected error happened; see the server log.")
+
+
+def shown_errors(errors: Sequence[Mapping]) -> list[dict]:
+    """Validation errors as JSON can show them: an `input` of bytes that are not UTF-8 (a body
+    that is not text) is decoded with replacement characters rather than failing the 422."""
+    return [{**e, "input": shown(e["input"])} if "input" in e else dict(e) for e in errors]
+
+
+def shown(value: object) -> object:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")  # a lone surrogate -> "?"
+    return value
 
 
 def field_error(error: Mapping) -> str:

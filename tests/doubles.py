@@ -52,3 +52,15 @@ class HashEmbedder:
 
     def embed_one(self, text: str) -> np.ndarray:
         return self.vector(text)
+
+
+class IdleWorker:
+    """A job worker that runs nothing (`JobWorker`'s interface): jobs queued stay queued."""
+
+    alive = True
+
+    def notify(self) -> None:
+        """Nothing to wake."""
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Nothing to stop."""

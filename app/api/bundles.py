@@ -12,12 +12,16 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
+from app.api.bodies import TEXT_BODIES
+from app.api.schemas import API_ERRORS, ErrorBody
 from app.db.queries import get_scenario
 from app.deps import RuntimeDep, SessionDep
 from app.scenarios.bundle_files import MAX_BUNDLE_BYTES, BundleInvalid, saved_archive
 from app.scenarios.bundles import export_archive, import_bundle, import_slug
 
-router = APIRouter(prefix="/api/v1/scenarios", tags=["scenarios"])
+router = APIRouter(
+    prefix="/api/v1/scenarios", tags=["scenarios"], responses=API_ERRORS, dependencies=TEXT_BODIES
+)
 
 
 class BundleProblem(BaseModel):
@@ -26,9 +30,10 @@ class BundleProblem(BaseModel):
     message: str
 
 
-class BundleRejected(BaseModel):
-    detail: str
-    errors: list[BundleProblem]
+class BundleRejected(ErrorBody):
+    """A bundle refused: each problem with its file and line (none for a refused field)."""
+
+    errors: list[BundleProblem] = Field(default_factory=list)
 
 
 class BundleImported(BaseModel):
@@ -46,8 +51,8 @@ class BundleImported(BaseModel):
     form_limits={"max_files": 1},
     response_model=BundleImported,
     responses={
-        409: {"description": "The slug is taken."},
-        413: {"description": f"Larger than {MAX_BUNDLE_BYTES:,} bytes."},
+        409: {"model": ErrorBody, "description": "The slug is taken."},
+        413: {"model": ErrorBody, "description": f"Larger than {MAX_BUNDLE_BYTES:,} bytes."},
         422: {"model": BundleRejected, "description": "Each problem with its file and line."},
     },
 )

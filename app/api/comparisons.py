@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from app.api.schemas import ComparisonsPublic
+from app.api.bodies import TEXT_BODIES
+from app.api.schemas import API_ERRORS, ComparisonsPublic
 from app.compare import ComparisonCreate, ComparisonPublic, run_comparison
 from app.compare.streaming import EventWriter, StreamedRun, stream_comparison
 from app.db.models import Comparison
@@ -17,7 +18,12 @@ from app.db.queries import get_comparison, get_scenario, iter_comparisons, list_
 from app.deps import MAX_ID, RecordId, RuntimeDep, SessionDep
 from app.exports import MEDIA_TYPES, ExportFormat, attachment, csv_lines
 
-router = APIRouter(prefix="/api/v1/comparisons", tags=["comparisons"])
+router = APIRouter(
+    prefix="/api/v1/comparisons",
+    tags=["comparisons"],
+    responses=API_ERRORS,
+    dependencies=TEXT_BODIES,
+)
 
 CSV_COLUMNS = [
     "comparison_id",

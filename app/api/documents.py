@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from starlette.datastructures import UploadFile
 
+from app.api.bodies import TEXT_BODIES
+from app.api.schemas import API_ERRORS
 from app.db.queries import get_scenario
 from app.deps import MAX_ID, RecordId, RuntimeDep, SessionDep
 from app.errors import AppError
@@ -19,7 +21,12 @@ from app.rag.documents import delete_document, document_chunks, get_document, li
 from app.rag.ingest import IngestReport, SourceFile, ingest_files
 from app.rag.search import SearchMode, search_scenario
 
-router = APIRouter(prefix="/api/v1/scenarios", tags=["knowledge base"])
+router = APIRouter(
+    prefix="/api/v1/scenarios",
+    tags=["knowledge base"],
+    responses=API_ERRORS,
+    dependencies=TEXT_BODIES,
+)
 
 
 class DocumentCreate(BaseModel):
@@ -163,7 +170,6 @@ async def sources_of(request: Request, max_files: int) -> list[SourceFile]:
     status_code=201,
     response_model=IngestPublic,
     openapi_extra=UPLOAD_SCHEMA,
-    responses={413: {"description": "every file too large"}, 422: {"description": "none stored"}},
 )
 async def upload_documents(slug: str, request: Request, session: SessionDep, runtime: RuntimeDep):
     """Ingest files (multipart field `files`: Markdown, text, HTML, PDF) or one JSON document.

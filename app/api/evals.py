@@ -9,9 +9,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from app.api.bodies import TEXT_BODIES
+from app.api.schemas import API_ERRORS
 from app.db.models import MAX_ID, EvalRun, EvalSet, Scenario
 from app.db.queries import get_scenario
 from app.deps import RecordId, RuntimeDep, SessionDep, SettingsDep
@@ -28,9 +31,10 @@ from app.evals.scores import EXPORT_COLUMNS, export_rows, list_eval_runs, run_ch
 from app.evals.summary import winners
 from app.evals.wins import run_wins
 from app.exports import MEDIA_TYPES, ExportFormat, attachment, csv_lines, json_lines
+from app.jsonl import JsonlLimits
 from app.scenarios.current import choose_eval_set, current_eval_set, list_eval_sets
 
-router = APIRouter(prefix="/api/v1", tags=["evals"])
+router = APIRouter(prefix="/api/v1", tags=["evals"], responses=API_ERRORS, dependencies=TEXT_BODIES)
 
 
 class EvalRunPublic(BaseModel):
@@ -102,12 +106,14 @@ class EvalSetPublic(BaseModel):
     response_model=EvalSetPublic,
     form_limits={"max_files": 1},
 )
-async def upload_eval_set(slug: str, file: UploadFile, session: SessionDep):
+async def upload_eval_set(slug: str, file: UploadFile, session: SessionDep, settings: SettingsDep):
     """Upload eval items as JSONL (multipart field `file`); it becomes the scenario's current
     eval set, also when the same items were uploaded before. 422 naming every bad line, and
     nothing stored, if any line is bad."""
     scenario = get_scenario(session, slug)
-    items = parse_eval_upload(await file.read(MAX_UPLOAD_BYTES + 1))
+    raw = await file.read(MAX_UPLOAD_BYTES + 1)
+    # off the event loop: a file of many lines takes seconds to check
+    items = await run_in_threadpool(parse_eval_upload, raw, JsonlLimits.of(settings))
     eval_set = store_eval_set(
         session, scenario=scenario, name=file.filename or "upload.jsonl", items=items
     )

@@ -12,10 +12,12 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from app.api.bodies import TEXT_BODIES
+from app.api.schemas import API_ERRORS
 from app.db import queries
 from app.db.models import Adapter, Dataset, Scenario, Training
 from app.db.queries import dataset_split_counts, get_scenario, list_adapters
-from app.deps import RecordId, RuntimeDep, SessionDep
+from app.deps import MAX_ID, RecordId, RuntimeDep, SessionDep
 from app.errors import NotFound
 from app.evals.wins import adapter_wins
 from app.finetune import jobs as training_jobs
@@ -39,7 +41,9 @@ from app.finetune.jobs import (
 from app.finetune.uploads import upload_from_request
 from app.scenarios.current import choose_dataset, current_dataset
 
-router = APIRouter(prefix="/api/v1", tags=["fine-tuning"])
+router = APIRouter(
+    prefix="/api/v1", tags=["fine-tuning"], responses=API_ERRORS, dependencies=TEXT_BODIES
+)
 
 
 class DatasetPublic(BaseModel):
@@ -58,7 +62,10 @@ class TrainingCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dataset_id: int | None = Field(
-        None, description="Dataset to train on (default: the scenario's current one)."
+        None,
+        ge=1,
+        le=MAX_ID,
+        description="Dataset to train on (default: the scenario's current one).",
     )
     adapter_name: str | None = Field(None, description="Name of the adapter to register.")
     activate: bool = Field(False, description="Make it the scenario's active adapter.")

@@ -16,7 +16,7 @@ def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: {"description": "Not ready: the stage it is at."}})
 def readyz(runtime: RuntimeDep) -> JSONResponse:
     """200 once the models are loaded, comparisons can run and the database answers; 503
     with the stage before, and while the database does not answer."""

@@ -8,7 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
-from app.api.schemas import PromptDiff, PromptVersionPublic, ScenarioDeleted, ScenarioPublic
+from app.api.bodies import TEXT_BODIES
+from app.api.schemas import (
+    API_ERRORS,
+    PromptDiff,
+    PromptVersionPublic,
+    ScenarioDeleted,
+    ScenarioPublic,
+)
 from app.db.models import Scenario
 from app.db.queries import get_scenario, list_scenarios, scenario_counts
 from app.deps import RecordId, SessionDep, SettingsDep
@@ -29,7 +36,9 @@ from app.scenarios.versions import (
     version_record,
 )
 
-router = APIRouter(prefix="/api/v1/scenarios", tags=["scenarios"])
+router = APIRouter(
+    prefix="/api/v1/scenarios", tags=["scenarios"], responses=API_ERRORS, dependencies=TEXT_BODIES
+)
 
 
 def public(session: Session, scenario: Scenario) -> ScenarioPublic:

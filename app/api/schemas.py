@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from app.compare import ComparisonPublic
 
@@ -83,3 +83,53 @@ class ScenarioDeleted(BaseModel):
 
     slug: str
     removed: dict[str, int]
+
+
+class FieldProblem(BaseModel):
+    """One refused field of a request, as FastAPI reports it."""
+
+    model_config = ConfigDict(extra="allow")  # `input`, `ctx`, `url` come and go
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every error of the JSON API: `detail` is a message, or for a refused field each
+    problem with its location. Some errors add fields beside it: a dataset's validation
+    `report`, a bundle's `errors`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    detail: str | list[FieldProblem]
+
+
+class OpenAIErrorMessage(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class OpenAIError(BaseModel):
+    """An error of the OpenAI-compatible routes, in OpenAI's format."""
+
+    error: OpenAIErrorMessage
+
+
+def error_responses(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    """The error statuses the routes answer, each with its body (`responses=` of a router)."""
+    described = {
+        400: "The request cannot be served as sent (the message says why).",
+        404: "No such scenario, document, comparison, job or adapter.",
+        409: "In conflict with the current state (a slug taken, a job running or finished).",
+        413: "An upload over its size limit.",
+        422: "A refused field or file: the message, or each field's problem, says which.",
+        503: "Models still loading or the queue full: retry after `Retry-After` seconds.",
+    }
+    return {status: {"model": model, "description": text} for status, text in described.items()}
+
+
+API_ERRORS = error_responses(ErrorBody)
+OPENAI_ERRORS = error_responses(OpenAIError)

@@ -9,6 +9,8 @@ from itertools import chain
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from app.api.bodies import TEXT_BODIES
+from app.api.schemas import API_ERRORS, OPENAI_ERRORS
 from app.db.queries import get_scenario
 from app.deps import RuntimeDep, SessionDep
 from app.errors import AppError
@@ -18,7 +20,7 @@ from app.serving.requests import ChatCompletionRequest
 from app.serving.responses import completion, stream_chunks
 from app.serving.routing import routing_accuracy
 
-router = APIRouter(tags=["openai-compatible"])
+router = APIRouter(tags=["openai-compatible"], responses=OPENAI_ERRORS, dependencies=TEXT_BODIES)
 
 
 @router.get("/v1/models")
@@ -56,7 +58,7 @@ def chat_completions(body: ChatCompletionRequest, session: SessionDep, runtime: 
     return StreamingResponse(chunks, media_type="text/event-stream", headers=headers)
 
 
-@router.get("/api/v1/scenarios/{slug}/routing")
+@router.get("/api/v1/scenarios/{slug}/routing", responses=API_ERRORS)
 def routing(slug: str, session: SessionDep, runtime: RuntimeDep) -> dict:
     """How `<slug>/auto` routes: the kind classifier's accuracy on the eval items, each held
     out in turn (overall and per kind), and the level each kind goes to now (the default

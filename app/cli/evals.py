@@ -25,6 +25,7 @@ from app.evals.items import EvalSetInvalid, parse_eval_jsonl, store_eval_set
 from app.evals.requests import EvalCreate
 from app.evals.runner import cancel_eval_run, get_eval_run, run_eval_here
 from app.evals.scoring import QUALITY_METRICS
+from app.jsonl import JsonlLimits
 from app.scenarios.current import choose_eval_set
 from app.serving.routing import routing_accuracy
 
@@ -117,7 +118,7 @@ def upload_eval_set(
         try:
             with runtime.session() as session:
                 record = get_scenario(session, scenario)
-                items = parse_eval_jsonl(read_text(path))
+                items = parse_eval_jsonl(read_text(path), JsonlLimits.of(runtime.settings))
                 eval_set = store_eval_set(session, scenario=record, name=path.name, items=items)
                 choose_eval_set(session, record, eval_set.id)  # the same items again too
                 session.commit()

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from app.db.models import EvalItem, EvalSet, Scenario
 from app.errors import AppError
+from app.jsonl import DEFAULT_LIMITS, JsonlLimits, TooManyLines, load_line, numbered_lines
 
 KEYS = {"input", "query", "kind", "expected", "facts", "keywords", "fields", "schema", "source"}
 KEYS |= {"reference", "id"}
@@ -60,16 +61,17 @@ class EvalItemSpec:
     reference: str | None = None
 
 
-def parse_eval_jsonl(text: str) -> list[EvalItemSpec]:
+def parse_eval_jsonl(text: str, limits: JsonlLimits = DEFAULT_LIMITS) -> list[EvalItemSpec]:
     """Every item of the file, or EvalSetInvalid naming each bad line (1-based)."""
     items, errors = [], []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            items.append(parse_item(line))
-        except ValueError as error:
-            errors.append(f"line {number}: {error}")
+    try:
+        for number, line in numbered_lines(text, limits):
+            try:
+                items.append(parse_item(line, limits))
+            except ValueError as error:
+                errors.append(f"line {number}: {error}")
+    except TooManyLines as error:
+        raise EvalSetInvalid([f"file: {error}"]) from None
     if not items and not errors:
         errors.append("the file holds no items")
     if errors:
@@ -77,7 +79,7 @@ def parse_eval_jsonl(text: str) -> list[EvalItemSpec]:
     return items
 
 
-def parse_eval_upload(raw: bytes) -> list[EvalItemSpec]:
+def parse_eval_upload(raw: bytes, limits: JsonlLimits = DEFAULT_LIMITS) -> list[EvalItemSpec]:
     """An uploaded file's items (at most `MAX_UPLOAD_BYTES`, UTF-8), or EvalSetInvalid. The
     API and the evals page read `MAX_UPLOAD_BYTES + 1` bytes, so a larger file is seen."""
     if len(raw) > MAX_UPLOAD_BYTES:
@@ -86,7 +88,7 @@ def parse_eval_upload(raw: bytes) -> list[EvalItemSpec]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise EvalSetInvalid([f"file: not UTF-8 text (byte {error.start})"]) from None
-    return parse_eval_jsonl(text)
+    return parse_eval_jsonl(text, limits)
 
 
 def kind_counts(items: list[EvalItemSpec]) -> dict[str, int]:
@@ -97,13 +99,8 @@ def kind_counts(items: list[EvalItemSpec]) -> dict[str, int]:
     return counts
 
 
-def parse_item(line: str) -> EvalItemSpec:
-    if "\x00" in line:
-        raise ValueError("NUL characters are not allowed")
-    try:
-        raw = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"not JSON ({error.msg})") from None
+def parse_item(line: str, limits: JsonlLimits = DEFAULT_LIMITS) -> EvalItemSpec:
+    raw = load_line(line, limits)
     if not isinstance(raw, dict):
         raise ValueError("must be a JSON object")
     unknown = sorted(set(raw) - KEYS)

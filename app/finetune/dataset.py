@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from app.db.models import Adapter, Dataset, Example, Scenario
+from app.jsonl import DEFAULT_LIMITS, load_line
 from app.rag.embedding import Embedder
 
 ROLES = ("system", "user", "assistant")
@@ -77,9 +77,7 @@ def check_messages(messages: object) -> list[dict[str, str]]:
 
 def parse_example(line: str, where: str) -> ChatExample:
     try:
-        return parse_record(json.loads(line))
-    except json.JSONDecodeError as error:
-        raise DatasetError(f"{where}: not JSON ({error.msg})") from None
+        return parse_record(load_line(line, DEFAULT_LIMITS))
     except ValueError as error:
         raise DatasetError(f"{where}: {error}") from None
 

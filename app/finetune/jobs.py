@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from app import jobs
 from app.config import Settings
-from app.db.models import Adapter, Dataset, Example, Scenario, Training
+from app.db.models import MAX_ID, Adapter, Dataset, Example, Scenario, Training
 from app.engine.devices import qlora_refusal
 from app.errors import AppError, Busy
 from app.finetune.adapters import register_adapter, remove_adapter_files
@@ -66,20 +66,24 @@ def submit_training(
     activate: bool = False,
 ) -> Training:
     """Validate and queue a training job (the caller commits); Busy (503) when the scenario
-    has `max_queued_trainings` waiting already. A QLoRA config is checked against
+    has `max_queued_trainings` waiting already. `config.base_model` must be `base_model` (the
+    default) or one of `settings.training_base_models`; a QLoRA config is checked against
     `settings.device` (TRITUNE_DEVICE; BadTraining naming what is missing)."""
+    allowed = [base_model, *settings.training_base_models]
+    model = allowed_base_model(config.base_model or base_model, allowed)
     refusal = qlora_refusal(settings.device) if config.qlora else None
     if refusal:
         raise BadTraining(refusal)
     dataset = pick_dataset(session, scenario, dataset_id)
     check_training_size(session, config, dataset, settings)
     check_queue_room(session, scenario, settings)
-    model = config.base_model or base_model
     config = config.model_copy(update={"base_model": model})
     try:
         check_target_modules(config, model)
     except ConfigError as error:
         raise BadTraining(str(error)) from None
+    except (OSError, ValueError) as error:  # an allowed model that cannot be read: the setting
+        raise BadTraining(f"config.base_model: {model!r} cannot be loaded ({error})") from None
     name = adapter_name or f"{scenario.slug}-lora-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     check_adapter_name(session, name)
     job = Training(
@@ -98,6 +102,17 @@ def submit_training(
     session.add(job)
     session.flush()
     return job
+
+
+def allowed_base_model(model: str, allowed: list[str]) -> str:
+    """`model` if allowed, else BadTraining naming the allowed ones. Nothing is looked up
+    before: the answer must not tell a client which paths exist on the server."""
+    if model not in allowed:
+        raise BadTraining(
+            f"config.base_model: {model!r} is not allowed; allowed: {', '.join(allowed)} "
+            "(the setting training_base_models adds others)"
+        )
+    return model
 
 
 def check_training_size(
@@ -140,6 +155,8 @@ def check_queue_room(session: Session, scenario: Scenario, settings: Settings) -
 
 def pick_dataset(session: Session, scenario: Scenario, dataset_id: int | None) -> Dataset:
     """Dataset `dataset_id` of the scenario, else its current one (app/scenarios/current.py)."""
+    if dataset_id is not None and not 1 <= dataset_id <= MAX_ID:
+        raise BadTraining(f"dataset_id: {dataset_id} is not a dataset id (1 to {MAX_ID})")
     if dataset_id is None:
         dataset = current_dataset(session, scenario)
     else:

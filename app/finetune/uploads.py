@@ -18,6 +18,7 @@ from app.engine import Engine
 from app.finetune.config import DEFAULTS
 from app.finetune.dataset import store_dataset
 from app.finetune.validate import LineError, Report, validate_dataset
+from app.jsonl import JsonlLimits
 from app.rag.embedding import Embedder
 from app.scenarios.current import choose_dataset
 
@@ -61,6 +62,7 @@ def upload_dataset(
         max_seq_len=DEFAULTS.max_seq_len,
         train_name=train.name,
         eval_name=eval_file.name if eval_file else "eval.jsonl",
+        limits=JsonlLimits.of(settings),
     )
     if not report.ok or dry_run:
         return None, report

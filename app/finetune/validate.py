@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from app.finetune.dataset import ChatExample, parse_record
+from app.jsonl import DEFAULT_LIMITS, JsonlLimits, TooManyLines, load_line, numbered_lines
 
 MIN_EXAMPLES = 100
 MAX_KEPT_ERRORS = 100  # errors a report lists; the rest are counted
@@ -83,17 +84,16 @@ class Report:
         }
 
 
-def parse_lines(text: str, file: str, report: Report) -> Numbered:
+def parse_lines(text: str, file: str, report: Report, limits: JsonlLimits) -> Numbered:
     examples = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            examples.append((number, parse_record(json.loads(line))))
-        except json.JSONDecodeError as error:
-            report.errors.append(LineError(file, number, f"not JSON ({error.msg})"))
-        except ValueError as error:
-            report.errors.append(LineError(file, number, str(error)))
+    try:
+        for number, line in numbered_lines(text, limits):
+            try:
+                examples.append((number, parse_record(load_line(line, limits))))
+            except ValueError as error:
+                report.errors.append(LineError(file, number, str(error)))
+    except TooManyLines as error:
+        report.errors.append(LineError(file, 0, str(error)))
     return examples
 
 
@@ -107,12 +107,13 @@ def validate_dataset(
     train_name: str = "train.jsonl",
     eval_name: str = "eval.jsonl",
     seed: int = 42,
+    limits: JsonlLimits = DEFAULT_LIMITS,
 ) -> Report:
     """Check every line and the dataset as a whole; the eval split is `eval_text` or a
     seeded `eval_fraction` of the training lines."""
     report = Report()
-    train = parse_lines(train_text, train_name, report)
-    held = parse_lines(eval_text, eval_name, report) if eval_text is not None else []
+    train = parse_lines(train_text, train_name, report, limits)
+    held = parse_lines(eval_text, eval_name, report, limits) if eval_text is not None else []
     if not held and eval_fraction > 0 and train:
         train, held = split_off(train, eval_fraction, seed)
     report.train = [example for _, example in train]

@@ -81,7 +81,7 @@ def decode_text(data: bytes) -> str:
 
 def pdf_text(data: bytes) -> Extracted:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PdfReadError
 
     if not data.startswith(b"%PDF"):
         raise Rejected("not a PDF file (no %PDF header)")
@@ -89,8 +89,12 @@ def pdf_text(data: bytes) -> Extracted:
         reader = PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages]
         title = (reader.metadata.title if reader.metadata else None) or None
-    except (PdfReadError, ValueError, KeyError, TypeError) as error:
-        raise Rejected(f"unreadable PDF ({error})") from None
+    except (PdfReadError, LimitReachedError, ValueError, KeyError, TypeError) as error:
+        raise Rejected(f"unreadable PDF ({str(error)[:200]})") from None
+    except RecursionError:
+        raise Rejected("unreadable PDF (nested too deeply)") from None
+    except Exception as error:  # noqa: BLE001 - an untrusted file: pypdf fails in many ways
+        raise Rejected(f"unreadable PDF ({type(error).__name__})") from None
     text = "\n\n".join(page.strip() for page in pages if page.strip()).replace("\x00", "")
     if not text.strip():
         raise Rejected("the PDF has no extractable text (a scan? run OCR first)")

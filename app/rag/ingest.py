@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -298,16 +298,29 @@ def plan_document(
         count=embedder.count_tokens,
         headings=extracted.has_headings,
     )
-    same = session.scalar(
-        select(Document).where(Document.scenario_id == scenario.id, Document.content_hash == digest)
-    )
+    same = stored_text(session, scenario=scenario, source=source, digest=digest)
     if same is not None:
-        count = len(same.chunks)
-        return StoredDocument(source, same.id, same.title, same.media_type, count, "unchanged")
+        return same
     if not pieces:
         raise Rejected("no text left to index")
     title = default_title(source, extracted) if title is None else title
     return PlannedDocument(source, title, extracted, size_bytes, digest, pieces)
+
+
+def stored_text(
+    session: Session, *, scenario: Scenario, source: str, digest: str
+) -> StoredDocument | None:
+    """The scenario's document with this text (hash), as `unchanged`; None when it has none."""
+    same = session.scalar(
+        select(Document).where(Document.scenario_id == scenario.id, Document.content_hash == digest)
+    )
+    if same is None:
+        return None
+    count = len(same.chunks)
+    return StoredDocument(source, same.id, same.title, same.media_type, count, "unchanged")
+
+
+INGEST_LOCK = 0x7472_6167  # advisory lock space of ingest (with the scenario's id as key)
 
 
 def write_document(
@@ -319,7 +332,13 @@ def write_document(
     embedder: Embedder,
 ) -> StoredDocument:
     """Delete the document of the same source, if any, and insert this one with its chunks
-    and their vectors (not committed)."""
+    and their vectors (not committed). Writes to a scenario's knowledge base take turns (a
+    lock held until the caller commits), so that parallel uploads of the same text or the
+    same source, each checked before the others stored theirs, still leave one document."""
+    session.execute(select(func.pg_advisory_xact_lock(INGEST_LOCK, scenario.id)))
+    same = stored_text(session, scenario=scenario, source=planned.source, digest=planned.digest)
+    if same is not None:  # stored by a parallel upload since this one was checked
+        return same
     old = session.execute(
         delete(Document)
         .where(Document.scenario_id == scenario.id, Document.source == planned.source)

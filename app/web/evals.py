@@ -7,6 +7,7 @@ from collections import defaultdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -41,6 +42,7 @@ from app.evals.scoring import QUALITY_METRICS
 from app.evals.summary import USAGE, winners
 from app.evals.wins import run_wins
 from app.jobs import ACTIVE
+from app.jsonl import JsonlLimits
 from app.levels import level_names
 from app.scenarios.current import choose_eval_set, list_eval_sets
 from app.web.forms import error_messages
@@ -91,13 +93,20 @@ def evals_page(
 
 @router.post("/scenarios/{slug}/eval-sets", form_limits={"max_files": 1})
 async def upload_eval_set(
-    request: Request, slug: str, session: SessionDep, file: Annotated[UploadFile, File()]
+    request: Request,
+    slug: str,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    file: Annotated[UploadFile, File()],
 ):
     """Store an uploaded JSONL eval set as the scenario's current one, then show the evals
     page; every bad line next to the form (422) and nothing stored if any is bad."""
     scenario = get_scenario(session, slug)
+    raw = await file.read(MAX_UPLOAD_BYTES + 1)
+    limits = JsonlLimits.of(runtime.settings)
     try:
-        items = parse_eval_upload(await file.read(MAX_UPLOAD_BYTES + 1))
+        # off the event loop: a file of many lines takes seconds to check
+        items = await run_in_threadpool(parse_eval_upload, raw, limits)
     except EvalSetInvalid as error:
         context = evals_context(session, slug) | {"upload_errors": error.errors}
         return render(request, "evals.html", "_partials/eval_set_errors.html", context, 422)
