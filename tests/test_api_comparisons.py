@@ -215,7 +215,7 @@ def test_defaults_come_from_the_settings(tent_comparison, runtime):
     stored = tent_comparison["settings"]
     assert stored["max_new_tokens"] == runtime.settings.max_new_tokens
     assert stored["temperature"] == runtime.settings.temperature
-    assert stored["levels"] == ["prompt", "rag", "finetune"]
+    assert stored["levels"] == ["prompt", "rag", "finetune", "rag_finetune"]
 
 
 @pytest.mark.parametrize(

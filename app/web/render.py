@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from app.levels import level_label
 from app.web import chart
 from app.web.citations import link_citations
 from app.web.current import nav_scenario
@@ -40,6 +41,7 @@ def usd(value: float | None) -> str:
 templates = Jinja2Templates(directory=TEMPLATES, context_processors=[readiness, nav_scenario])
 templates.env.filters.update(ms=ms, usd=usd)
 templates.env.filters["cite"] = link_citations
+templates.env.filters["level_label"] = level_label
 templates.env.globals.update(latency_chart=chart.latency_chart, cost_chart=chart.cost_chart)
 
 
