@@ -9,12 +9,25 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.api import bundles, comparisons, documents, evals, finetune, health, scenarios, serving
+from app.api import (
+    bundles,
+    comparisons,
+    documents,
+    drafts,
+    evals,
+    feedback,
+    finetune,
+    health,
+    scenarios,
+    serving,
+)
 from app.config import Settings, get_settings
+from app.drafts.jobs import resume_drafting
 from app.errors import install_handlers
 from app.runtime import Runtime
 from app.web import bundles as bundle_pages
 from app.web import compare, history, knowledge
+from app.web import drafts as draft_pages
 from app.web import evals as eval_pages
 from app.web import finetune as finetune_pages
 from app.web import scenarios as scenario_pages
@@ -39,6 +52,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             app.state.runtime.load_in_background()
         app.state.runtime.training_worker()
         app.state.runtime.eval_worker()  # claims queued evals once the models are loaded
+        resume_drafting(app.state.runtime)
         yield
         if own:
             app.state.runtime.close()
@@ -48,6 +62,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # the bundle pages before the scenario pages: `/scenarios/import` is no scenario's slug
     routers = (health, bundles, scenarios, comparisons, compare, history, bundle_pages)
     others = (scenario_pages, documents, knowledge, finetune, finetune_pages, evals, eval_pages)
+    others += (drafts, draft_pages, feedback)
     for module in (*routers, *others, serving):  # serving: /v1, OpenAI-compatible
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

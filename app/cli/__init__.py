@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import typer
 
-from app.cli import bundles, compare, evals, finetune, knowledge, scenarios, setup, tuning
+from app.cli import bundles, compare, drafts, evals, finetune, knowledge, scenarios, setup, tuning
 
 app = typer.Typer(help="TriTune: few-shot prompt vs RAG vs LoRA fine-tune, side by side.")
 
@@ -47,6 +47,10 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "dataset": finetune.dataset,
     "train": finetune.train,
     "init": bundles.init,
+    "generate": drafts.generate,
+    "drafts": drafts.list_drafts,
+    "draft-accept": drafts.accept,
+    "draft-reject": drafts.reject,
 }
 for name, command in COMMANDS.items():
     app.command(name)(command)

@@ -244,3 +244,33 @@ def expected_text(item: EvalItem) -> str:
     if item.reference and not parts:
         parts.append(f"like: {item.reference}")
     return " · ".join(parts)
+
+
+def item_spec(item: EvalItem) -> EvalItemSpec:
+    """A stored item as the spec it was stored from."""
+    return EvalItemSpec(
+        input=item.input,
+        kind=item.kind,
+        expected=item.expected,
+        facts=item.facts,
+        keywords=item.keywords,
+        fields=item.fields,
+        schema=item.json_schema,
+        source=item.source,
+        reference=item.reference,
+    )
+
+
+def extend_eval_set(session: Session, *, scenario: Scenario, items: list[EvalItemSpec]) -> EvalSet:
+    """The scenario's current eval set (its latest) with `items` added, stored as a new set
+    (sets are immutable, keyed by content hash): the next eval runs it, and runs of the old
+    set keep their items."""
+    latest = session.scalar(
+        select(EvalSet)
+        .where(EvalSet.scenario_id == scenario.id)
+        .order_by(EvalSet.created_at.desc(), EvalSet.id.desc())
+        .limit(1)
+    )
+    kept = [item_spec(item) for item in latest.items] if latest else []
+    name = latest.name if latest else f"{scenario.slug} eval set"
+    return store_eval_set(session, scenario=scenario, name=name, items=kept + items)
