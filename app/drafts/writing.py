@@ -20,8 +20,9 @@ KINDS = (EVAL_ITEM, CHAT_EXAMPLE)
 DRAFT_SCHEMA = {
     "type": "object",
     "properties": {
-        "question": {"type": "string"},
-        "answer": {"type": "string"},
+        # bounded, so that a small model that repeats itself still closes the object
+        "question": {"type": "string", "maxLength": 160},
+        "answer": {"type": "string", "maxLength": 240},
     },
     "required": ["question", "answer"],
     "additionalProperties": False,
