@@ -84,15 +84,12 @@ def compare(page, query: str, *, scenario: str = "northwind", levels=("prompt", 
     page.locator("#result article.comparison").wait_for()
 
 
-def test_a_comparison_shows_a_column_per_level_with_metrics_and_can_be_found_again(page):
+def test_a_comparison_shows_three_columns_with_metrics_and_can_be_found_again(page):
     query = "How many days do I have to return a tent?"
     compare(page, query)
     columns = page.locator("#result section.level")
-    assert columns.count() == 4
-    assert (
-        "rag+finetune" in page.locator('#result section[data-level="rag_finetune"] h3').inner_text()
-    )
-    for level in ("prompt", "rag", "finetune", "rag_finetune"):
+    assert columns.count() == 3
+    for level in ("prompt", "rag", "finetune"):
         column = page.locator(f'#result section[data-level="{level}"]')
         assert column.locator("pre.output").inner_text().strip()
         assert "ms" in column.locator("td.total").inner_text()
@@ -101,15 +98,10 @@ def test_a_comparison_shows_a_column_per_level_with_metrics_and_can_be_found_aga
     first_chunk = rag.locator("details.chunk").first
     first_chunk.locator("summary").click()
     assert first_chunk.locator("pre").is_visible()
-    assert page.locator("#result svg rect").count() == 8
+    assert page.locator("#result svg rect").count() == 6
 
     live = page.evaluate("window.__live")
-    for level in (
-        "prompt",
-        "rag",
-        "finetune",
-        "rag_finetune",
-    ):  # filled piece by piece, then settled
+    for level in ("prompt", "rag", "finetune"):  # filled piece by piece, then settled
         assert len(live[level]) >= 3, live
         final = page.locator(f'#result section[data-level="{level}"] pre.output').inner_text()
         assert live[level][-1].strip() == final.strip()
@@ -121,7 +113,7 @@ def test_a_comparison_shows_a_column_per_level_with_metrics_and_can_be_found_aga
     page.wait_for_url("**q=return*")
     page.locator("table.history a", has_text=query).first.click()
     page.wait_for_url("**/comparisons/*")
-    assert page.locator("section.level").count() == 4
+    assert page.locator("section.level").count() == 3
     assert page.get_by_role("button", name="Run again").is_visible()
 
 

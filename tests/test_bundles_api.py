@@ -191,7 +191,12 @@ def test_a_bundle_goes_through_the_whole_loop_over_the_api(client, tmp_path):
         done = wait_for_eval(client, run.json()["id"])
         assert done["status"] == "done", done
         assert set(done["levels"]) == {"prompt", "rag", "finetune"}
-        assert done["options"]["prompt_versions"] == {"prompt": 1, "rag": 1, "finetune": 1}
+        assert done["options"]["prompt_versions"] == {
+            "prompt": 1,
+            "rag": 1,
+            "finetune": 1,
+            "rag_finetune": 1,
+        }
 
         report = client.get(f"{API}/{slug}/report")
         assert report.status_code == 200, report.text
