@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from app.levels import level_names
 from app.scenarios.bundle_files import pack
 from app.scenarios.bundles import init_bundle
 from app.scenarios.versions import versioned_levels
@@ -190,7 +191,7 @@ def test_a_bundle_goes_through_the_whole_loop_over_the_api(client, tmp_path):
         assert run.status_code == 202, run.text
         done = wait_for_eval(client, run.json()["id"])
         assert done["status"] == "done", done
-        assert set(done["levels"]) == {"prompt", "rag", "finetune"}
+        assert done["levels"] == level_names()
         assert done["options"]["prompt_versions"] == {
             "prompt": 1,
             "rag": 1,
