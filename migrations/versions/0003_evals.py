@@ -21,7 +21,9 @@ def created_at() -> sa.Column:
 
 
 def foreign(column: str, target: str, ondelete: str = "CASCADE", null: bool = False):
-    return sa.Column(column, sa.Integer, sa.ForeignKey(target, ondelete=ondelete), nullable=null)
+    return sa.Column(
+        column, sa.Integer, sa.ForeignKey(target, ondelete=ondelete), nullable=null
+    )
 
 
 def upgrade() -> None:
