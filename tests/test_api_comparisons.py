@@ -84,7 +84,7 @@ def test_export_csv_has_one_row_per_result(client, tent_comparison):
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
     mine = [row for row in rows if row["comparison_id"] == str(tent_comparison["id"])]
-    assert sorted(row["level"] for row in mine) == ["finetune", "prompt", "rag"]
+    assert sorted(row["level"] for row in mine) == ["finetune", "prompt", "rag", "rag_finetune"]
     assert all(row["query"] == RETURN_QUESTION for row in mine)
 
 
