@@ -14,7 +14,9 @@ from app.api import (
     bundles,
     comparisons,
     documents,
+    drafts,
     evals,
+    feedback,
     finetune,
     health,
     metrics,
@@ -26,12 +28,14 @@ from app.auth import REQUEST_CHECKS, install
 from app.auth.startup import check_start
 from app.body_limits import BodyLimits
 from app.config import Settings, get_settings
+from app.drafts.jobs import resume_drafting
 from app.errors import install_handlers
 from app.request_metrics import RequestMetrics
 from app.runtime import Runtime
 from app.tracing import configure_tracing
 from app.web import api_docs, compare, history, knowledge, live, login
 from app.web import bundles as bundle_pages
+from app.web import drafts as draft_pages
 from app.web import evals as eval_pages
 from app.web import finetune as finetune_pages
 from app.web import scenarios as scenario_pages
@@ -58,6 +62,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             app.state.runtime.load_in_background()
         app.state.runtime.training_worker()
         app.state.runtime.eval_worker()  # claims queued evals once the models are loaded
+        resume_drafting(app.state.runtime)
         yield
         if own:
             app.state.runtime.close()
@@ -81,6 +86,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     pages = (api_docs, compare, live, history, bundle_pages)
     routers = (health, login, api_keys, metrics, bundles, scenarios, comparisons, *pages)
     others = (scenario_pages, documents, knowledge, finetune, finetune_pages, evals, eval_pages)
+    others += (drafts, draft_pages, feedback)
     for module in (*routers, *others, serving):  # serving: /v1, OpenAI-compatible
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

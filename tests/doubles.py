@@ -5,10 +5,13 @@ model that hashes."""
 from __future__ import annotations
 
 import hashlib
+import json
 
 import numpy as np
 
 from app.engine import Engine
+from app.engine.base import GenerationRequest
+from app.engine.echo import EchoEngine
 from app.jobs import JobKind, JobWorker
 from app.rag.embedding import Embedder
 from app.runtime import Runtime
@@ -64,3 +67,29 @@ class IdleWorker:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Nothing to stop."""
+
+
+class TeacherDouble(EchoEngine):
+    """The engine's test double as a drafting teacher (app/drafts/writing.py): asked about a
+    passage, it answers the JSON a teacher would, made from the passage itself (a question
+    on its heading, its first sentence as the answer); any other request it echoes."""
+
+    @staticmethod
+    def answer(request: GenerationRequest) -> str:
+        passage = request.messages[-1]["content"]
+        if not passage.startswith("Passage"):
+            return EchoEngine.answer(request)
+        first_line, _, text = passage.partition("\n")
+        heading = first_line.removeprefix("Passage").strip(" ():") or "this passage"
+        sentence = " ".join(text.split())[:80].split(". ")[0].rstrip(".") + "."
+        return json.dumps({"question": f"What does {heading} say?", "answer": sentence})
+
+
+class DraftingRuntime(SharedRuntime):
+    """A SharedRuntime whose drafting jobs run in its own worker, with its own engine (the
+    teacher double), while its other jobs go to `shared`'s workers."""
+
+    def worker(self, kind: JobKind) -> JobWorker:
+        if kind.name != "drafting":
+            return self.shared.worker(kind)
+        return Runtime.worker(self, kind)

@@ -84,7 +84,7 @@ def test_export_csv_has_one_row_per_result(client, tent_comparison):
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
     mine = [row for row in rows if row["comparison_id"] == str(tent_comparison["id"])]
-    assert sorted(row["level"] for row in mine) == ["finetune", "prompt", "rag"]
+    assert sorted(row["level"] for row in mine) == ["finetune", "prompt", "rag", "rag_finetune"]
     assert all(row["query"] == RETURN_QUESTION for row in mine)
 
 
@@ -215,7 +215,7 @@ def test_defaults_come_from_the_settings(tent_comparison, runtime):
     stored = tent_comparison["settings"]
     assert stored["max_new_tokens"] == runtime.settings.max_new_tokens
     assert stored["temperature"] == runtime.settings.temperature
-    assert stored["levels"] == ["prompt", "rag", "finetune"]
+    assert stored["levels"] == ["prompt", "rag", "finetune", "rag_finetune"]
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from app.levels import level_names
 from app.scenarios.bundle_files import pack
 from app.scenarios.bundles import init_bundle
+from app.scenarios.versions import versioned_levels
 from tests.scenario_files import (
     BANKING77,
     UV_DOCS,
@@ -66,7 +68,7 @@ def test_a_bundle_imports_over_the_api_and_its_export_imports_again(client, tmp_
     assert f'filename="{slug}.tar.gz"' in download.headers["content-disposition"]
     again = upload(client, download.content, unique_slug("api-copy"))
     assert again.status_code == 201, again.text
-    assert again.json()["added"]["prompt_versions"] == 3
+    assert again.json()["added"]["prompt_versions"] == len(versioned_levels())  # one a level
 
 
 def test_a_bad_bundle_is_a_422_naming_each_file_and_line_and_stores_nothing(
@@ -189,8 +191,13 @@ def test_a_bundle_goes_through_the_whole_loop_over_the_api(client, tmp_path):
         assert run.status_code == 202, run.text
         done = wait_for_eval(client, run.json()["id"])
         assert done["status"] == "done", done
-        assert set(done["levels"]) == {"prompt", "rag", "finetune"}
-        assert done["options"]["prompt_versions"] == {"prompt": 1, "rag": 1, "finetune": 1}
+        assert done["levels"] == level_names()
+        assert done["options"]["prompt_versions"] == {
+            "prompt": 1,
+            "rag": 1,
+            "finetune": 1,
+            "rag_finetune": 1,
+        }
 
         report = client.get(f"{API}/{slug}/report")
         assert report.status_code == 200, report.text

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from app.db.models import Comparison, EvalItem, EvalRun, EvalScore, EvalSet, Scenario
 from app.evals.runner import EVAL_RUNS
+from app.levels import level_names
 from tests.job_owners import interrupted_once_gone, live_owner
 
 ACTIVE = ("queued", "running")
@@ -34,7 +35,7 @@ def jsonl(*items):
 @pytest.fixture(scope="module")
 def demo_run(client):
     """Two demo items (a limit takes the kinds in turn: the first knowledge question and the
-    first triage ticket) through all three levels."""
+    first triage ticket) through all four levels."""
     response = client.post(
         "/api/v1/scenarios/northwind/evals", json={"limit": 2, "max_new_tokens": 24}
     )
@@ -47,10 +48,11 @@ def demo_run(client):
 def test_an_eval_runs_each_item_through_every_level_as_a_stored_comparison(demo_run, session):
     assert demo_run["status"] == "done", demo_run["error"]
     assert demo_run["done"] == demo_run["total"] == 2 and demo_run["progress"] == 1.0
-    assert demo_run["levels"] == ["prompt", "rag", "finetune"] and demo_run["skipped"] == {}
+    assert demo_run["levels"] == ["prompt", "rag", "finetune", "rag_finetune"]
+    assert demo_run["skipped"] == {}
     scores = session.scalars(select(EvalScore).where(EvalScore.eval_run_id == demo_run["id"]))
     scores = list(scores)
-    assert len(scores) == 6
+    assert len(scores) == 8
     for score in scores:
         comparison = session.get(Comparison, score.comparison_id)
         item = session.get(EvalItem, score.eval_item_id)
@@ -108,12 +110,12 @@ def test_results_page_export_and_report(client, demo_run):
     assert "per 1,000" in page.text
     exported = client.get(f"/api/v1/evals/{run_id}/export", params={"format": "csv"})
     rows = list(csv.DictReader(io.StringIO(exported.text)))
-    assert len(rows) == 6 and {r["level"] for r in rows} == {"prompt", "rag", "finetune"}
+    assert len(rows) == 8 and {r["level"] for r in rows} == set(level_names())
     assert all(r["output"] for r in rows)
     comparison = client.get(f"/comparisons/{rows[0]['comparison_id']}")
-    assert comparison.text.count("a month at 1,000/day") == 3  # one per level
+    assert comparison.text.count("a month at 1,000/day") == 4  # one per level
     lines = client.get(f"/api/v1/evals/{run_id}/export", params={"format": "jsonl"}).text
-    assert len(lines.splitlines()) == 6
+    assert len(lines.splitlines()) == 8
     report = client.get("/api/v1/scenarios/northwind/report").json()
     assert report["eval_run_id"] == run_id and report["thin"] is True
     assert report["headline"].startswith("Evidence is too thin to decide with confidence.")

@@ -29,7 +29,7 @@ INPUTS = ScenarioFixedInputs(corpus_tokens=2_000_000, training_seconds=3600, tra
 
 
 class HybridLevel(Level):
-    """A throwaway fourth level: retrieval on the fine-tuned model."""
+    """A throwaway extra level: retrieval on the fine-tuned model, ranked below it."""
 
     name = "hybrid"
     description = "Retrieved chunks, base model + the scenario's adapter"
@@ -56,14 +56,15 @@ def hybrid():
 
 
 def test_the_existing_levels_declare_what_the_tables_used_to_hold():
-    assert level_names() == ["prompt", "rag", "finetune"]
+    assert level_names() == ["prompt", "rag", "finetune", "rag_finetune"]
     assert [get_level(lv).title for lv in level_names()] == [
         "the few-shot prompt",
         "RAG",
         "the fine-tuned model",
+        "RAG on the fine-tuned model",
     ]
     prices = Settings(_env_file=None).prices
-    assert list(prices) == ["prompt", "rag", "finetune"]
+    assert list(prices) == ["prompt", "rag", "finetune", "rag_finetune"]
     base = LevelPrice(input_usd_per_mtok=0.15, output_usd_per_mtok=0.60)
     assert prices["prompt"] == prices["rag"] == base
     assert prices["finetune"] == LevelPrice(input_usd_per_mtok=0.30, output_usd_per_mtok=1.20)
@@ -80,7 +81,7 @@ def test_each_level_computes_its_own_fixed_costs():
 
 
 def test_a_new_level_is_one_module_and_one_registration(hybrid):
-    assert level_names() == ["prompt", "rag", "hybrid", "finetune"]
+    assert level_names() == ["prompt", "rag", "hybrid", "finetune", "rag_finetune"]
     assert Settings(_env_file=None).price("hybrid") == HybridLevel.default_price
     result = Result(
         level="hybrid", prompt_tokens=1000, completion_tokens=100, machine_s=36, embedding_tokens=0
@@ -143,7 +144,7 @@ def test_a_level_name_cannot_be_registered_twice():
     with pytest.raises(ValueError, match="'rag' is already registered by RagLevel"):
         register(SecondRag)
     assert REGISTRY["rag"] is before
-    assert level_names() == ["prompt", "rag", "finetune"]
+    assert level_names() == ["prompt", "rag", "finetune", "rag_finetune"]
 
 
 def test_a_level_must_declare_its_rank_title_and_price():

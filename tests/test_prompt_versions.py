@@ -44,10 +44,10 @@ def compare(client, slug: str, **extra) -> dict:
 def test_a_new_scenario_starts_at_version_1_and_an_edit_versions_only_what_changed(echo_client):
     slug = unique_slug("v1")
     made = create(echo_client, slug)
-    assert made["prompt_versions"] == {"prompt": 1, "rag": 1, "finetune": 1}
+    assert made["prompt_versions"] == {"prompt": 1, "rag": 1, "finetune": 1, "rag_finetune": 1}
     edit = {"system_prompt": SECOND, "note": "stricter"}
     edited = echo_client.patch(f"{API}/{slug}", json=edit).json()
-    assert edited["prompt_versions"] == {"prompt": 2, "rag": 1, "finetune": 1}
+    assert edited["prompt_versions"] == {"prompt": 2, "rag": 1, "finetune": 1, "rag_finetune": 1}
     newest = versions(echo_client, slug, "prompt")
     assert [(v["number"], v["note"]) for v in newest] == [(2, "stricter"), (1, "created")]
     assert newest[0]["content"]["system_prompt"] == SECOND
@@ -119,7 +119,12 @@ def test_an_eval_run_records_the_versions_it_ran(echo_client, scenario):
     started = echo_client.post(f"{API}/{scenario}/evals", json={"limit": 1, "levels": ["prompt"]})
     assert started.status_code in (200, 201, 202), started.text
     run = started.json()
-    assert run["options"]["prompt_versions"] == {"prompt": 2, "rag": 1, "finetune": 1}
+    assert run["options"]["prompt_versions"] == {
+        "prompt": 2,
+        "rag": 1,
+        "finetune": 1,
+        "rag_finetune": 1,
+    }
     finished = wait_for(echo_client, run["id"])
     assert finished["status"] == "done", finished
     scores = echo_client.get(f"/api/v1/evals/{run['id']}/export", params={"format": "jsonl"})

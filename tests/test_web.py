@@ -113,6 +113,7 @@ def test_a_comparison_shows_three_columns_with_metrics_and_what_was_used(compare
     for level in ("prompt", "rag", "finetune"):
         assert f'data-level="{level}"' in compared
     assert compared.count("first token") == 3 and compared.count("cost / 1,000") == 3
+    assert 'data-level="rag_finetune"' not in compared  # the form asked for three
     assert "returns-policy" in compared.lower() or "Returns" in compared
     assert "<svg" in compared and "bar-rag" in compared
     assert "adapter northwind-demo-" in compared

@@ -88,6 +88,11 @@ class TrainingPublic(BaseModel):
     error: str | None
     adapter_id: int | None
     config: dict[str, Any]
+    data_report: dict[str, Any] | None = Field(
+        None,
+        description="With the config's `raft`: how many training examples got retrieved "
+        "context and from which documents (null until built, or without raft)",
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -115,6 +120,7 @@ TRAINING_COLUMNS = [
     "error",
     "adapter_id",
     "config",
+    "data_report",
     "created_at",
     "started_at",
     "finished_at",

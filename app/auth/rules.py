@@ -78,6 +78,15 @@ CHANGES: dict[tuple[str, str], Role] = {
     ("POST", "/evals/{eval_id}/cancel"): E,
     ("POST", "/api/v1/scenarios/{slug}/eval-sets/{eval_set_id}/current"): E,
     ("POST", "/scenarios/{slug}/eval-sets/{eval_set_id}/current"): E,
+    # drafts from the knowledge base, feedback on served calls
+    ("POST", "/api/v1/scenarios/{slug}/drafts"): E,
+    ("POST", "/api/v1/draft-runs/{run_id}/cancel"): E,
+    ("POST", "/api/v1/drafts/{draft_id}/accept"): E,
+    ("POST", "/api/v1/drafts/{draft_id}/reject"): E,
+    ("POST", "/scenarios/{slug}/drafts"): E,
+    ("POST", "/drafts/{draft_id}/{action}"): E,
+    ("POST", "/api/v1/comparisons/{comparison_id}/feedback"): E,
+    ("POST", "/comparisons/{comparison_id}/feedback"): E,
     # accounts
     ("POST", "/login"): PUBLIC,
     ("POST", "/logout"): PUBLIC,

@@ -17,6 +17,7 @@ from app.cli import (
     adapters,
     bundles,
     compare,
+    drafts,
     evals,
     finetune,
     knowledge,
@@ -59,6 +60,10 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "train": finetune.train,
     "dataset-export": adapters.export_dataset,
     "init": bundles.init,
+    "generate": drafts.generate,
+    "drafts": drafts.list_drafts,
+    "draft-accept": drafts.accept,
+    "draft-reject": drafts.reject,
 }
 for name, command in COMMANDS.items():
     app.command(name)(command)

@@ -343,6 +343,8 @@ class Training(JobColumns, Base):
     examples_per_s: Mapped[float] = mapped_column(Float, default=0)
     loss_history: Mapped[list[Any]] = mapped_column(default=list)
     adapter_id: Mapped[int | None] = mapped_column(ForeignKey("adapters.id", ondelete="SET NULL"))
+    # with the `raft` option: how many examples got retrieved context, from which documents
+    data_report: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = created_at_column()
     # A training's progress is in steps (the API's names); the job lifecycle says done/total.
     done = synonym("step")
@@ -513,4 +515,73 @@ class PendingStream(Base):
     request: Mapped[dict[str, Any]]  # {"scenario", "query", "options"}
     running: Mapped[bool] = mapped_column(Boolean, default=False)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class DraftRun(JobColumns, Base):
+    """A drafting job (app/drafts/jobs.py): chunks of a scenario's documents through an engine
+    that writes question-answer drafts, each waiting for a person's verdict."""
+
+    __tablename__ = "draft_runs"
+    __table_args__ = (Index("ix_draft_runs_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
+    options: Mapped[dict[str, Any]]
+    engine: Mapped[str] = mapped_column(String(200))  # what wrote the drafts: engine · model
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = created_at_column()
+
+    scenario: Mapped[Scenario] = relationship()
+    drafts: Mapped[list[Draft]] = relationship(
+        back_populates="run",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Draft.id",
+    )
+
+
+class Draft(Base):
+    """One drafted eval item (`kind` eval_item) or training example (chat_example), with the
+    chunk it was drafted from; `pending` until a person accepts (it is then stored where
+    `stored_in` says) or rejects it."""
+
+    __tablename__ = "drafts"
+    __table_args__ = (
+        Index("ix_drafts_run_id", "run_id"),
+        Index("ix_drafts_scenario_document", "scenario_id", "document"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("draft_runs.id", ondelete="CASCADE"))
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"))
+    document: Mapped[str] = mapped_column(String(500))  # the document's source name
+    chunk_id: Mapped[int | None] = mapped_column(ForeignKey("chunks.id", ondelete="SET NULL"))
+    chunk_text: Mapped[str] = mapped_column(Text)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    output: Mapped[str] = mapped_column(Text)  # the engine's whole answer, as written
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    stored_in: Mapped[str | None] = mapped_column(String(200))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = created_at_column()
+
+    run: Mapped[DraftRun] = relationship(back_populates="drafts")
+
+
+class ServedFeedback(Base):
+    """A person's verdict on a served call (a comparison the OpenAI-compatible endpoint
+    stored): thumbs up or down, the corrected answer, and the eval set it added an item to."""
+
+    __tablename__ = "served_feedback"
+    __table_args__ = (UniqueConstraint("comparison_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comparison_id: Mapped[int] = mapped_column(ForeignKey("comparisons.id", ondelete="CASCADE"))
+    verdict: Mapped[str] = mapped_column(String(8))
+    corrected: Mapped[str | None] = mapped_column(Text)
+    eval_set_id: Mapped[int | None] = mapped_column(ForeignKey("eval_sets.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = created_at_column()

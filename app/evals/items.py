@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from app.db.models import EvalItem, EvalSet, Scenario
 from app.errors import AppError
 from app.jsonl import DEFAULT_LIMITS, JsonlLimits, TooManyLines, load_line, numbered_lines
+from app.scenarios.current import choose_eval_set, current_eval_set
 
 KEYS = {"input", "query", "kind", "expected", "facts", "keywords", "fields", "schema", "source"}
 KEYS |= {"reference", "id"}
@@ -241,3 +242,31 @@ def expected_text(item: EvalItem) -> str:
     if item.reference and not parts:
         parts.append(f"like: {item.reference}")
     return " · ".join(parts)
+
+
+def item_spec(item: EvalItem) -> EvalItemSpec:
+    """A stored item as the spec it was stored from."""
+    return EvalItemSpec(
+        input=item.input,
+        kind=item.kind,
+        expected=item.expected,
+        facts=item.facts,
+        keywords=item.keywords,
+        fields=item.fields,
+        schema=item.json_schema,
+        source=item.source,
+        reference=item.reference,
+    )
+
+
+def extend_eval_set(session: Session, *, scenario: Scenario, items: list[EvalItemSpec]) -> EvalSet:
+    """The scenario's current eval set with `items` added, stored as a new set (sets are
+    immutable, keyed by content hash) and made current: the next eval runs it, and runs of
+    the old set keep their items."""
+    current = current_eval_set(session, scenario)
+    kept = [item_spec(item) for item in current.items] if current else []
+    name = current.name if current else f"{scenario.slug} eval set"
+    extended = store_eval_set(session, scenario=scenario, name=name, items=kept + items)
+    session.flush()
+    choose_eval_set(session, scenario, extended.id)
+    return extended

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app.finetune.train import TrainConfig
 
@@ -20,6 +20,27 @@ DEFAULTS = TrainConfig()
 
 class ConfigError(ValueError):
     """A config that cannot start a training run; the message names the field."""
+
+
+RAFT_MIN_SEQ_LEN = 768  # room for a few retrieved chunks besides the example itself
+
+
+class RaftConfig(BaseModel):
+    """RAFT-style training data (app/finetune/raft.py): each example's prompt carries chunks
+    retrieved from the scenario's knowledge base for its own query, mixed with distractor
+    chunks of other documents, in the shape the `rag_finetune` level asks in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    context_k: int = Field(2, ge=1, le=10, description="Chunks retrieved for each example's query")
+    distractors: int = Field(2, ge=0, le=10, description="Chunks of other documents added")
+    oracle_share: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="Share of examples that get the retrieved chunks; the rest get distractors "
+        "only, so that the model also learns to answer when retrieval missed",
+    )
 
 
 class TrainingConfig(BaseModel):
@@ -83,8 +104,21 @@ class TrainingConfig(BaseModel):
         None, ge=1, description="Train on the dataset's first N training examples; null: all"
     )
 
+    raft: RaftConfig | None = Field(
+        None, description="Train on RAFT-style examples with retrieved context; null: as given"
+    )
+
+    @model_validator(mode="after")
+    def room_for_context(self) -> TrainingConfig:
+        if self.raft is not None and self.max_seq_len < RAFT_MIN_SEQ_LEN:
+            raise ValueError(
+                f"max_seq_len must be at least {RAFT_MIN_SEQ_LEN} with raft (the prompts carry "
+                "retrieved chunks)"
+            )
+        return self
+
     def train_config(self) -> TrainConfig:
-        return TrainConfig(**self.model_dump(exclude={"base_model", "max_examples"}))
+        return TrainConfig(**self.model_dump(exclude={"base_model", "max_examples", "raft"}))
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(), sort_keys=False)

@@ -205,6 +205,8 @@ def run_training(runtime: Runtime, job_id: int, on_step: StepSink | None = None)
 
 def train_and_register(runtime: Runtime, job_id: int, on_step: StepSink | None = None) -> None:
     """Train, evaluate before/after, register; a failed run leaves the adapters as they were."""
+    from app.finetune.raft import with_raft_context  # it imports the levels, which import us
+
     settings = runtime.settings
     with runtime.session() as session:
         job = session.get_one(Training, job_id)
@@ -212,6 +214,7 @@ def train_and_register(runtime: Runtime, job_id: int, on_step: StepSink | None =
         train, held_out, held_out_note = training_split(session, job.dataset_id, config.seed)
         train = train[: config.max_examples] if config.max_examples else train
         name = job.adapter_name
+    train, held_out = with_raft_context(runtime, job_id, config, train, held_out)
     output_dir = settings.adapters_dir / name
     try:
         result = train_lora(

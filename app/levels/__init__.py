@@ -3,7 +3,7 @@
 Each module registers its level on import; one import line here adds a level everywhere.
 """
 
-from app.levels import finetune, prompt, rag  # noqa: F401
+from app.levels import finetune, prompt, rag, rag_finetune  # noqa: F401
 from app.levels.base import (
     REGISTRY,
     Level,
@@ -11,6 +11,7 @@ from app.levels.base import (
     LevelPlan,
     LevelUnavailable,
     get_level,
+    level_label,
     level_names,
     register,
     unregister,
@@ -23,6 +24,7 @@ __all__ = [
     "LevelPlan",
     "LevelUnavailable",
     "get_level",
+    "level_label",
     "level_names",
     "register",
     "unregister",

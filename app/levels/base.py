@@ -27,6 +27,7 @@ It may override:
   makes a new prompt version (app/scenarios/versions.py), and `plan` reads them from
   `inputs.prompt(name)`, the version the comparison runs with, never from the scenario;
 
+- `label` (default `name`): how pages and tables show it ("rag+finetune");
 - `short_title` (default `title`): the name when the report mentions it again ("vs the prompt");
 - `uses_query_embedding` (False): its preparation time includes embedding the query, and the
   query's embedding tokens are billed to it;
@@ -94,6 +95,7 @@ class Level(ABC):
     rank: ClassVar[int]
     default_price: ClassVar[LevelPrice]
     short_title: ClassVar[str | None] = None
+    label: ClassVar[str | None] = None
     uses_query_embedding: ClassVar[bool] = False
     price_key: ClassVar[str | None] = None
     wins_at_volume: ClassVar[bool] = False
@@ -151,6 +153,13 @@ def unregister(name: str) -> None:
 
 def get_level(name: str) -> Level:
     return REGISTRY[name]
+
+
+def level_label(name: str) -> str:
+    """How pages show a level: its `label`, else its name (also for a level no longer
+    registered, as an old result may name)."""
+    level = REGISTRY.get(name)
+    return (level.label if level else None) or name
 
 
 def level_names() -> list[str]:

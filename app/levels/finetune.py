@@ -52,15 +52,9 @@ class FinetuneLevel(Level):
         )
 
     def plan(self, inputs: LevelInputs) -> LevelPlan:
-        adapter = self.choose_adapter(inputs)
-        if not usable(adapter):
-            raise LevelUnavailable(f"adapter {adapter.name!r} has no files at {adapter.path}")
-        if adapter.base_model != inputs.settings.base_model:
-            raise LevelUnavailable(
-                f"adapter {adapter.name!r} was trained on {adapter.base_model}, "
-                f"not on the configured base model {inputs.settings.base_model}"
-            )
-        system_prompt, source = self.system_prompt(inputs, adapter)
+        adapter = servable_adapter(inputs)
+        own = inputs.prompt(self.name)["finetune_system_prompt"]
+        system_prompt, source = adapter_system_prompt(inputs, adapter, own)
         messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
         messages.append({"role": "user", "content": inputs.query})
         provenance: dict[str, Any] = {
@@ -70,33 +64,50 @@ class FinetuneLevel(Level):
         }
         return LevelPlan(messages=messages, adapter=adapter, provenance=provenance)
 
-    @staticmethod
-    def system_prompt(inputs: LevelInputs, adapter: Adapter) -> tuple[str | None, str]:
-        """The system message to send and where it comes from: `scenario` (its own
-        `finetune_system_prompt`), `training data`, or `none` (the query alone)."""
-        own = inputs.prompt("finetune")["finetune_system_prompt"]
-        if own is not None:
-            return own, "scenario"
-        dataset = training_dataset(inputs.session, adapter)
-        message = training_system_message(inputs.session, dataset) if dataset else None
-        return message, "training data" if message else "none"
 
-    @staticmethod
-    def choose_adapter(inputs: LevelInputs) -> Adapter:
-        if inputs.adapter:
-            adapter = inputs.session.scalar(
-                select(Adapter).where(
-                    Adapter.name == inputs.adapter, Adapter.scenario_id == inputs.scenario.id
-                )
+def servable_adapter(inputs: LevelInputs) -> Adapter:
+    """The adapter a comparison runs with (`choose_adapter`); LevelUnavailable when its files
+    are gone or it was trained on another base model than the configured one."""
+    adapter = choose_adapter(inputs)
+    if not usable(adapter):
+        raise LevelUnavailable(f"adapter {adapter.name!r} has no files at {adapter.path}")
+    if adapter.base_model != inputs.settings.base_model:
+        raise LevelUnavailable(
+            f"adapter {adapter.name!r} was trained on {adapter.base_model}, "
+            f"not on the configured base model {inputs.settings.base_model}"
+        )
+    return adapter
+
+
+def adapter_system_prompt(
+    inputs: LevelInputs, adapter: Adapter, own: str | None
+) -> tuple[str | None, str]:
+    """The system message to send and where it comes from: `scenario` (`own`, the prompt
+    version's `finetune_system_prompt`), `training data`, or `none` (the query alone)."""
+    if own is not None:
+        return own, "scenario"
+    dataset = training_dataset(inputs.session, adapter)
+    message = training_system_message(inputs.session, dataset) if dataset else None
+    return message, "training data" if message else "none"
+
+
+def choose_adapter(inputs: LevelInputs) -> Adapter:
+    """The adapter the comparison names, else the scenario's active one (LevelUnavailable
+    when there is none)."""
+    if inputs.adapter:
+        adapter = inputs.session.scalar(
+            select(Adapter).where(
+                Adapter.name == inputs.adapter, Adapter.scenario_id == inputs.scenario.id
             )
-            if adapter is None:
-                raise LevelUnavailable(
-                    f"no adapter named {inputs.adapter!r} in scenario {inputs.scenario.slug!r}"
-                )
-            return adapter
-        if inputs.scenario.active_adapter is None:
-            raise LevelUnavailable(no_adapter_yet(inputs))
-        return inputs.scenario.active_adapter
+        )
+        if adapter is None:
+            raise LevelUnavailable(
+                f"no adapter named {inputs.adapter!r} in scenario {inputs.scenario.slug!r}"
+            )
+        return adapter
+    if inputs.scenario.active_adapter is None:
+        raise LevelUnavailable(no_adapter_yet(inputs))
+    return inputs.scenario.active_adapter
 
 
 def no_adapter_yet(inputs: LevelInputs) -> str:

@@ -77,43 +77,56 @@ class RagLevel(Level):
         )
 
     def plan(self, inputs: LevelInputs) -> LevelPlan:
-        model = embedding_model_name(inputs.settings.embedding_model)
-        others = other_models(inputs.session, scenario_id=inputs.scenario.id, model=model)
-        if others:  # the query's vector and those chunks are not comparable
-            raise LevelUnavailable(mismatch_message(inputs.scenario, model, others))
         prompt = inputs.prompt(self.name)
-        hits = hybrid_search(
-            inputs.session,
-            scenario_id=inputs.scenario.id,
-            query=inputs.query,
-            embedding=inputs.query_embedding,
-            k=inputs.top_k,
-            fusion=settings_fusion(inputs.settings, prompt),
-            ef_search=inputs.settings.hnsw_ef_search,
-        )
-        if not hits:
-            raise LevelUnavailable(
-                f"scenario {inputs.scenario.slug!r} has no documents to retrieve from"
-            )
-        hits = fit_budget(hits, inputs.settings.context_token_budget)
+        hits = retrieve(inputs, prompt)
         messages = prompt_messages(inputs.scenario, prompt, hits, inputs.query)
-        context = [
-            {
-                "citation": n,
-                "chunk_id": hit.chunk_id,
-                "document_id": hit.document_id,
-                "document": hit.document,
-                "source": hit.source,
-                "heading": hit.heading,
-                "score": round(hit.score, 6),
-                "vector_rank": hit.vector_rank,
-                "keyword_rank": hit.keyword_rank,
-                "text": hit.text,
-            }
-            for n, hit in enumerate(hits, 1)
-        ]
         prompts = {
             "instruction": text_record(prompt["rag_instruction"]),
             "template": text_record(prompt["rag_template"]),
         }
-        return LevelPlan(messages=messages, context=context, provenance={"prompts": prompts})
+        return LevelPlan(
+            messages=messages, context=context_records(hits), provenance={"prompts": prompts}
+        )
+
+
+def retrieve(inputs: LevelInputs, prompt: dict[str, Any]) -> list[ChunkHit]:
+    """The chunks of the scenario's knowledge base for `inputs.query` that fit the context
+    budget, searched with the prompt version's retrieval settings; LevelUnavailable when the
+    chunks were embedded with another model or there are none."""
+    model = embedding_model_name(inputs.settings.embedding_model)
+    others = other_models(inputs.session, scenario_id=inputs.scenario.id, model=model)
+    if others:  # the query's vector and those chunks are not comparable
+        raise LevelUnavailable(mismatch_message(inputs.scenario, model, others))
+    hits = hybrid_search(
+        inputs.session,
+        scenario_id=inputs.scenario.id,
+        query=inputs.query,
+        embedding=inputs.query_embedding,
+        k=inputs.top_k,
+        fusion=settings_fusion(inputs.settings, prompt),
+        ef_search=inputs.settings.hnsw_ef_search,
+    )
+    if not hits:
+        raise LevelUnavailable(
+            f"scenario {inputs.scenario.slug!r} has no documents to retrieve from"
+        )
+    return fit_budget(hits, inputs.settings.context_token_budget)
+
+
+def context_records(hits: list[ChunkHit]) -> list[dict[str, Any]]:
+    """The retrieved chunks as a result's `context`, numbered as cited in the prompt."""
+    return [
+        {
+            "citation": n,
+            "chunk_id": hit.chunk_id,
+            "document_id": hit.document_id,
+            "document": hit.document,
+            "source": hit.source,
+            "heading": hit.heading,
+            "score": round(hit.score, 6),
+            "vector_rank": hit.vector_rank,
+            "keyword_rank": hit.keyword_rank,
+            "text": hit.text,
+        }
+        for n, hit in enumerate(hits, 1)
+    ]

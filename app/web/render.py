@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from app.auth.access import current_principal
+from app.levels import level_label
 from app.web import chart, comparison_view
 from app.web.citations import link_citations
 from app.web.current import nav_scenario
@@ -52,6 +53,7 @@ templates = Jinja2Templates(
 )
 templates.env.filters.update(ms=ms, usd=usd)
 templates.env.filters["cite"] = link_citations
+templates.env.filters["level_label"] = level_label
 templates.env.globals.update(latency_chart=chart.latency_chart, cost_chart=chart.cost_chart)
 templates.env.globals.update(
     result_badges=comparison_view.result_badges,

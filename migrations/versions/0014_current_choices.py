@@ -9,14 +9,14 @@ deleted remembered.
   every start (an import that adds what a scenario lacks) does not bring them back.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
