@@ -105,8 +105,10 @@ class Runtime:
         if renamed:
             log.info("%d chunks renamed to the embedding model %s", renamed, embedder.name)
 
-    def load(self, *, demo: bool | None = None) -> None:
-        """Load the embedding model, the demo scenario (if enabled) and the generation engine."""
+    def load(self, *, demo: bool | None = None, train_demo: bool = False) -> None:
+        """Load the embedding model, the demo scenario (if enabled) and the generation engine;
+        with `train_demo`, queue the demo adapter's training once the demo is loaded, before
+        the server says it is ready (so that a first comparison finds the job)."""
         try:
             embedder = self.load_embedder()
             if self.settings.load_demo if demo is None else demo:
@@ -116,6 +118,8 @@ class Runtime:
                 with self.session() as session:
                     load_demo(session, embedder, self.settings)
                     session.commit()
+                if train_demo:
+                    self.queue_demo_training()
             self.stage = "loading the generation model"
             if self.engine is None:
                 self.engine = self._loaded_engine = load_engine(self.settings)
@@ -128,14 +132,12 @@ class Runtime:
             raise
 
     def load_in_background(self) -> threading.Thread:
-        """Load as `load` does, in a thread (a server answers meanwhile); then, when the demo
-        is loaded and its adapter missing, queue its training (`train_demo_on_start`)."""
+        """Load as `load` does, in a thread (a server answers meanwhile), queueing the demo
+        adapter's training when it is missing (`train_demo_on_start`)."""
 
         def target() -> None:
             with suppress(Exception):  # recorded in load_error, shown by /readyz
-                self.load()
-                if self.settings.load_demo and self.settings.train_demo_on_start:
-                    self.queue_demo_training()
+                self.load(train_demo=self.settings.load_demo and self.settings.train_demo_on_start)
 
         thread = threading.Thread(target=target, name="tritune-load", daemon=True)
         thread.start()
