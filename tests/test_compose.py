@@ -73,3 +73,7 @@ def test_the_replicas_profile_runs_two_apps_on_one_postgres_behind_a_proxy():
     conf = (ROOT / "deploy" / "nginx-replicas.conf").read_text()
     assert "server replica-1:8000" in conf and "server replica-2:8000" in conf
     assert "proxy_buffering off" in conf  # live comparisons stream token by token
+    # the Host with its port, as the browser's Origin has it (else forms look cross-site)
+    assert "proxy_set_header Host $http_host;" in conf
+    # each replica listens on 0.0.0.0 in its container: open mode, said out loud
+    assert all(r["environment"]["TRITUNE_OPEN_ACCESS"] == "true" for r in replicas)
