@@ -41,6 +41,11 @@ UPLOAD_LIMITS: list[tuple[re.Pattern[str], Limit]] = [
         lambda s: MAX_EVAL_SET_BYTES + FORM_OVERHEAD,
     ),
     (re.compile(r"^(/api/v1)?/scenarios/import$"), lambda s: MAX_BUNDLE_BYTES + FORM_OVERHEAD),
+    # an adapter trained elsewhere (its weights, or an archive of them): a bundle's limit
+    (
+        re.compile(r"^(/api/v1/scenarios/[^/]+/adapters|/scenarios/[^/]+/adapters/import)$"),
+        lambda s: MAX_BUNDLE_BYTES + FORM_OVERHEAD,
+    ),
 ]
 
 
