@@ -27,51 +27,54 @@ def scores(kind: str, level: str, index: int) -> dict[str, float]:
     return {"quality": passed, metric: passed, **usage, "completion_tokens": 40.0, "error": 0.0}
 
 
+def store_run(session, scenario_id: int, sha256: str, score) -> int:
+    """An eval set of COUNTS questions and a finished run of LEVELS over it, each item's
+    metrics `score(kind, level, index)`, stored as the runner stores them with the summary
+    a finished run keeps; returns the run's id."""
+    eval_set = EvalSet(scenario_id=scenario_id, name=f"{sha256[0]}.jsonl", sha256=sha256)
+    for kind, count in COUNTS.items():
+        for index in range(count):
+            position = len(eval_set.items)
+            item = EvalItem(position=position, kind=kind, input=f"{kind} {index}", expected="x")
+            eval_set.items.append(item)
+    session.add(eval_set)
+    session.flush()
+    total = len(eval_set.items)
+    run = EvalRun(
+        scenario_id=scenario_id,
+        eval_set_id=eval_set.id,
+        status="done",
+        options={"repeats": 1},
+        levels=LEVELS,
+        skipped={},
+        total=total,
+        done=total,
+    )
+    session.add(run)
+    session.flush()
+    for item in eval_set.items:
+        index = int(item.input.split()[1])
+        for level in LEVELS:
+            metrics = score(item.kind, level, index)
+            session.add(
+                EvalScore(
+                    eval_run_id=run.id, eval_item_id=item.id, repeat=0, level=level, metrics=metrics
+                )
+            )
+    session.flush()
+    keep_summary(session, run)
+    session.commit()
+    return run.id
+
+
 @pytest.fixture(scope="module")
 def evidence_run(runtime):
-    """A finished run of two levels over 70 items, its scores stored as the runner stores
-    them and its summary kept as a finished run keeps it."""
+    """A finished run of two levels over 70 items."""
     with runtime.session() as session:
         scenario = Scenario(slug="evidence", name="Evidence", system_prompt="Answer.")
         session.add(scenario)
         session.flush()
-        eval_set = EvalSet(scenario_id=scenario.id, name="evidence.jsonl", sha256="e" * 64)
-        for kind, count in COUNTS.items():
-            for index in range(count):
-                position = len(eval_set.items)
-                item = EvalItem(position=position, kind=kind, input=f"{kind} {index}", expected="x")
-                eval_set.items.append(item)
-        session.add(eval_set)
-        session.flush()
-        run = EvalRun(
-            scenario_id=scenario.id,
-            eval_set_id=eval_set.id,
-            status="done",
-            options={"repeats": 1},
-            levels=LEVELS,
-            skipped={},
-            total=70,
-            done=70,
-        )
-        session.add(run)
-        session.flush()
-        for item in eval_set.items:
-            index = int(item.input.split()[1])
-            for level in LEVELS:
-                metrics = scores(item.kind, level, index)
-                session.add(
-                    EvalScore(
-                        eval_run_id=run.id,
-                        eval_item_id=item.id,
-                        repeat=0,
-                        level=level,
-                        metrics=metrics,
-                    )
-                )
-        session.flush()
-        keep_summary(session, run)
-        session.commit()
-        return run.id
+        return store_run(session, scenario.id, "e" * 64, scores)
 
 
 def test_the_api_gives_each_pair_its_test(client, evidence_run):
@@ -149,45 +152,13 @@ def test_a_summary_stored_before_the_tests_gets_them_from_the_scores(client, evi
 def later_run(runtime, evidence_run):
     """The same 70 questions uploaded again (new item ids) and run again: the prompt now
     answers 30 knowledge questions (22 more; none fewer), RAG the same as before."""
+
+    def improved(kind: str, level: str, index: int) -> dict[str, float]:
+        return scores(kind, "rag" if kind == "knowledge" else level, index)
+
     with runtime.session() as session:
-        first = session.get(EvalRun, evidence_run)
-        eval_set = EvalSet(scenario_id=first.scenario_id, name="again.jsonl", sha256="f" * 64)
-        earlier = session.get(EvalSet, first.eval_set_id).items
-        for position, item in enumerate(sorted(earlier, key=lambda i: i.position)):
-            eval_set.items.append(
-                EvalItem(position=position, kind=item.kind, input=item.input, expected="x")
-            )
-        session.add(eval_set)
-        session.flush()
-        run = EvalRun(
-            scenario_id=first.scenario_id,
-            eval_set_id=eval_set.id,
-            status="done",
-            options={"repeats": 1},
-            levels=LEVELS,
-            skipped={},
-            total=70,
-            done=70,
-        )
-        session.add(run)
-        session.flush()
-        for item in eval_set.items:
-            index = int(item.input.split()[1])
-            for level in LEVELS:
-                metrics = scores(item.kind, "rag" if item.kind == "knowledge" else level, index)
-                session.add(
-                    EvalScore(
-                        eval_run_id=run.id,
-                        eval_item_id=item.id,
-                        repeat=0,
-                        level=level,
-                        metrics=metrics,
-                    )
-                )
-        session.flush()
-        keep_summary(session, run)
-        session.commit()
-        return run.id
+        scenario_id = session.get(EvalRun, evidence_run).scenario_id
+        return store_run(session, scenario_id, "f" * 64, improved)
 
 
 def test_run_against_run_tests_each_change(client, evidence_run, later_run):
