@@ -30,7 +30,7 @@ from app.db.queries import find_scenario, get_scenario
 from app.scenarios.bundle_files import BundleInvalid, yaml_line
 from app.scenarios.bundles import BundleTarget, export_bundle, import_bundle, init_bundle
 from app.scenarios.service import SlugTaken, scenario_fields
-from app.scenarios.versions import content_sha256
+from app.scenarios.versions import content_sha256, versioned_levels
 from tests.doubles import HashEmbedder
 from tests.scenario_files import broken_bundle, unique_slug
 
@@ -207,7 +207,7 @@ def test_the_template_imports_as_it_is(session, importing, tmp_path):
     assert report.added == {
         "datasets": 1,
         "examples": 6,
-        "prompt_versions": 3,
+        "prompt_versions": len(versioned_levels()),  # one per level with a prompt
         "documents": 1,
         "chunks": report.added["chunks"],
         "eval_items": 3,
@@ -243,7 +243,7 @@ def test_a_bundle_keeps_its_prompt_history_and_names_its_pool(session, importing
     ).all()
     rows = [(v.level, v.number, v.note) for v in versions]
     assert rows[:2] == [("prompt", 1, "first try"), ("prompt", 2, "k=2")]
-    assert {row[0] for row in rows[2:]} == {"rag", "finetune"}
+    assert {row[0] for row in rows[2:]} == set(versioned_levels()) - {"prompt"}
     assert versions[0].content["few_shot_dataset_id"] == pool
 
 

@@ -7,6 +7,7 @@ import tarfile
 
 import yaml
 
+from app.scenarios.versions import versioned_levels
 from tests.scenario_files import broken_bundle, unique_slug
 
 
@@ -26,7 +27,9 @@ def test_init_then_import_then_export_as_a_directory_and_an_archive(cli_run, tmp
     assert exported.exit_code == 0, exported.output
     manifest = yaml.safe_load((tmp_path / "out" / "scenario.yaml").read_text())
     assert manifest["slug"] == slug and manifest["prompt"]["few_shot_k"] == 2
-    assert [v["note"] for v in manifest["versions"]] == ["created from the template"] * 3
+    assert [v["note"] for v in manifest["versions"]] == ["created from the template"] * len(
+        versioned_levels()
+    )
 
     archive = tmp_path / "nested" / f"{slug}.tar.gz"
     exported = cli_run(["scenario", "export", slug, str(archive)])

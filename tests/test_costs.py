@@ -47,6 +47,7 @@ from app.costs import (  # noqa: E402
     training_cost,
     variable_cost,
 )
+from app.levels import level_names  # noqa: E402
 
 HOSTED = PricingProfile(
     name="t",
@@ -109,7 +110,7 @@ def test_the_shipped_pricing_file_loads_and_is_dated(settings):
     assert {"self-hosted-cpu", "hosted-api"} <= set(profiles)
     for profile in profiles.values():
         assert profile.as_of and profile.source
-        assert set(profile.levels) == {"prompt", "rag", "finetune"}
+        assert set(profile.levels) == set(level_names())  # every level priced, none guessed
     assert "EDITABLE ASSUMPTIONS" in Path(settings.pricing_file).read_text()
 
 

@@ -20,7 +20,9 @@ NOWHERE = "postgresql://tritune@127.0.0.1:1/tritune"  # nothing listens on port 
 
 
 def test_routes_answer_503_and_readyz_says_the_database_is_unavailable(tmp_path):
-    settings = Settings(data_dir=tmp_path, database_url=NOWHERE, _env_file=None)
+    settings = Settings(
+        data_dir=tmp_path, database_url=NOWHERE, allowed_hosts=["testserver"], _env_file=None
+    )
     gone = Runtime(settings)
     try:
         with TestClient(create_app(runtime=gone)) as client:

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from app.config import Settings
 from app.engine import GenerationRequest, load_engine, resolve_backend
 from app.engine.openai_api import AdapterNotServed, OpenAIEngine, ServerError, StreamedAnswer
+from app.levels import level_names
 from tests.openai_server import BASE_MODEL_NAME, free_port
 
 HELDOUT = Path(__file__).resolve().parent.parent / "data" / "demo" / "eval_split.jsonl"
@@ -249,7 +250,7 @@ def test_a_comparison_on_the_openai_engine_stores_what_produced_it(
             results = {result.level: result for result in comparison.results}
     finally:
         served.close()
-    assert set(results) == {"prompt", "rag", "finetune"}
+    assert set(results) == set(level_names())
     for result in results.values():
         assert result.error is None, (result.level, result.error)
         assert (result.engine, result.model) == ("openai", BASE_MODEL_NAME)

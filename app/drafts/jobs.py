@@ -16,6 +16,7 @@ from itertools import zip_longest
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app import jobs
@@ -226,7 +227,10 @@ def resume_drafting(runtime: Runtime) -> None:
     jobs queued, or with one running, which the worker marks interrupted); otherwise the
     first `start_drafting` starts it. Drafting with the `local` engine uses the engine of
     the process that claims the job, so a process starts claiming only once asked to."""
-    with runtime.session() as session:
-        waiting = jobs.active_jobs(session, DRAFTING)
+    try:
+        with runtime.session() as session:
+            waiting = jobs.active_jobs(session, DRAFTING)
+    except OperationalError:  # the database is away: the worker waits for it and then looks
+        waiting = True
     if waiting:
         runtime.worker(DRAFTING)
