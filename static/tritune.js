@@ -85,6 +85,8 @@ document.addEventListener("input", (event) => {
 document.addEventListener("change", (event) => {
   const form = event.target.closest && event.target.closest("form.train");
   if (form) trainingEstimate(form);
+});
+
 // CSRF (app/auth): every form posted carries the page's token, including forms that htmx
 // swapped in later; htmx requests send it as a header (hx-headers on <body>).
 function csrfToken() {
