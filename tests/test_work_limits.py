@@ -6,8 +6,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from sqlalchemy import select
 
-from app.db.models import Scenario, Training
+from app.db.models import Dataset, Scenario, Training
+from app.demo import DATASET
 from app.engine import GenerationRequest
 from app.engine.echo import EchoEngine
 from app.errors import Busy
@@ -66,9 +68,11 @@ def test_a_training_of_too_many_epochs_is_refused(echo_client):
     assert "TRITUNE_MAX_TRAINING_EPOCHS" in response.json()["detail"]
 
 
-def test_a_training_of_too_many_steps_is_refused(echo_client, echo_runtime, monkeypatch):
+def test_a_training_of_too_many_steps_is_refused(echo_client, echo_runtime, monkeypatch, session):
+    """On the demo's tickets by name: other tests make their own small uploads current."""
     with_settings(monkeypatch, echo_runtime, max_training_steps=10)
-    body = {"config": {"num_epochs": 2}}
+    tickets = session.scalar(select(Dataset.id).where(Dataset.name == DATASET))
+    body = {"dataset_id": tickets, "config": {"num_epochs": 2}}
     response = echo_client.post("/api/v1/scenarios/northwind/trainings", json=body)
     assert response.status_code == 422
     assert "TRITUNE_MAX_TRAINING_STEPS" in response.json()["detail"]

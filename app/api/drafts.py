@@ -9,6 +9,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from app.api.bodies import TEXT_BODIES
+from app.api.schemas import API_ERRORS
 from app.db.models import Draft, DraftRun
 from app.db.queries import get_scenario
 from app.deps import RecordId, RuntimeDep, SessionDep
@@ -16,7 +18,9 @@ from app.drafts.jobs import cancel_draft_run, get_draft_run, start_drafting
 from app.drafts.requests import DraftRunCreate, DraftVerdict
 from app.drafts.review import accept_draft, reject_draft, scenario_drafts
 
-router = APIRouter(prefix="/api/v1", tags=["drafts"])
+router = APIRouter(
+    prefix="/api/v1", tags=["drafts"], responses=API_ERRORS, dependencies=TEXT_BODIES
+)
 
 
 class DraftPublic(BaseModel):

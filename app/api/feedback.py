@@ -9,11 +9,15 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.bodies import TEXT_BODIES
+from app.api.schemas import API_ERRORS
 from app.db.models import ServedFeedback
 from app.deps import RecordId, SessionDep
 from app.serving.feedback import give_feedback
 
-router = APIRouter(prefix="/api/v1", tags=["serving"])
+router = APIRouter(
+    prefix="/api/v1", tags=["serving"], responses=API_ERRORS, dependencies=TEXT_BODIES
+)
 
 
 class FeedbackCreate(BaseModel):
