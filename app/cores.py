@@ -18,7 +18,7 @@ Training (`app/finetune/train.py`) takes `CORES` too, one step at a time, throug
 same cores and a training job beside a serving server trained at 0.10 examples/s against
 0.71 alone. A step takes seconds, so taking turns in arrival order alone would put a step
 before every level of a comparison; after each step, while other work uses the cores,
-training leaves them to it for as long again (`CoreShare`). Alone, it steps without pause.
+training leaves them to it for two thirds as long (`CoreShare`). Alone, it steps without pause.
 
 OpenMP's wait policy is left at its default (threads spin briefly between parallel regions).
 `OMP_WAIT_POLICY=PASSIVE` made llama.cpp 3x slower on a quiet machine (64 tokens of the
@@ -76,7 +76,9 @@ class CoreShare:
         return others_released and time.monotonic() - self.lock.released_at < self.idle_after
 
 
-TRAINING_SHARE = CoreShare(CORES)
+# Serving's share is under half: training queues behind a whole generation after its pause,
+# so at 0.5 it got 0.32 of its solo rate to serving's 0.49 (docs/measured.md); at 0.4 both 0.45.
+TRAINING_SHARE = CoreShare(CORES, other_share=0.4)
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 

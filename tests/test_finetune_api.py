@@ -131,6 +131,36 @@ def test_a_dataset_trains_through_the_api_to_an_adapter_usable_at_once(client, d
     assert result["adapter_checksum"] == adapter["checksum"]
 
 
+def test_a_raft_training_runs_to_an_adapter_the_rag_finetune_level_serves(client, dataset_id):
+    """The RAFT option end to end: examples get the demo documents' chunks as context, the
+    job reports which, and the adapter answers in the `rag_finetune` level."""
+    raft = {"context_k": 2, "distractors": 1}
+    config = {**SMALL, "max_seq_len": 768, "max_examples": 8, "raft": raft}
+    body = {"dataset_id": dataset_id, "adapter_name": "raft-test-lora", "config": config}
+    response = client.post("/api/v1/scenarios/northwind/trainings", json=body)
+    assert response.status_code == 202, response.text
+    job = wait_for(client, response.json()["id"], finished)
+    assert job["status"] == "succeeded", job["error"]
+    report = job["data_report"]
+    assert report["split"] == "train" and report["examples"] == 8
+    assert report["with_context"] + report["distractors_only"] == 8 and report["documents"]
+    assert report["options"]["context_k"] == 2
+
+    compared = client.post(
+        "/api/v1/comparisons",
+        json={
+            "query": "How many days do I have to return a tent?",
+            "levels": ["rag_finetune"],
+            "adapter": "raft-test-lora",
+            "max_new_tokens": 8,
+        },
+    ).json()
+    [result] = compared["results"]
+    assert result["error"] is None and result["adapter"] == "raft-test-lora"
+    assert result["context"], "the level retrieved sources for its prompt"
+    assert client.delete("/api/v1/adapters/raft-test-lora").status_code == 204
+
+
 def client_adapter_path(client, adapter) -> str:
     runtime = client.app.state.runtime
     with runtime.session() as session:
