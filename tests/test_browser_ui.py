@@ -221,9 +221,19 @@ def test_no_main_page_scrolls_sideways_at_390_px(browser, base_url, comparison_u
     page.close()
 
 
+@pytest.fixture(scope="module")
+def script_errors(page) -> list[str]:
+    """Uncaught errors of the page's scripts (a script that does not parse breaks every page)."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
+
+
 @pytest.mark.parametrize("path", [*MAIN_PAGES, "comparison"])
-def test_axe_finds_no_serious_or_critical_violation(page, comparison_url, path):
+def test_axe_finds_no_serious_or_critical_violation(page, comparison_url, path, script_errors):
+    script_errors.clear()
     page.goto(comparison_url if path == "comparison" else path)
+    assert script_errors == [], path
     page.add_script_tag(url="/static/vendor/axe.min.js")
     violations = page.evaluate(
         """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations

@@ -101,12 +101,25 @@ def test_a_bad_config_is_refused_before_a_job_starts(client, session, dataset_id
     assert session.scalar(select(func.count(Training.id))) == before
 
 
-def test_a_dataset_trains_through_the_api_to_an_adapter_usable_at_once(client, dataset_id):
-    body = {"dataset_id": dataset_id, "adapter_name": "api-test-lora", "config": SMALL}
+def train_to_success(client, dataset_id: int, adapter_name: str, config: dict) -> dict:
+    """A training through the API, waited for; it must succeed."""
+    body = {"dataset_id": dataset_id, "adapter_name": adapter_name, "config": config}
     response = client.post("/api/v1/scenarios/northwind/trainings", json=body)
     assert response.status_code == 202, response.text
     job = wait_for(client, response.json()["id"], finished)
     assert job["status"] == "succeeded", job["error"]
+    return job
+
+
+def answer_with(client, adapter: str, level: str, query: str) -> dict:
+    """One level's result of a short comparison with `adapter`."""
+    body = {"query": query, "levels": [level], "adapter": adapter, "max_new_tokens": 8}
+    [result] = client.post("/api/v1/comparisons", json=body).json()["results"]
+    return result
+
+
+def test_a_dataset_trains_through_the_api_to_an_adapter_usable_at_once(client, dataset_id):
+    job = train_to_success(client, dataset_id, "api-test-lora", SMALL)
     assert job["step"] == job["total_steps"] == 4 and job["progress"] == 1.0
     assert len(job["loss_history"]) == 4 and job["examples_per_s"] > 0
 
@@ -117,16 +130,7 @@ def test_a_dataset_trains_through_the_api_to_an_adapter_usable_at_once(client, d
     assert evaluation["items"] == 2 and set(evaluation["base"]) >= {"json_valid", "field_match"}
     assert evaluation["loss"]["adapter"] < evaluation["loss"]["base"]
 
-    compared = client.post(
-        "/api/v1/comparisons",
-        json={
-            "query": "My tent pole snapped.",
-            "levels": ["finetune"],
-            "adapter": "api-test-lora",
-            "max_new_tokens": 8,
-        },
-    ).json()
-    result = compared["results"][0]
+    result = answer_with(client, "api-test-lora", "finetune", "My tent pole snapped.")
     assert result["error"] is None and result["adapter"] == "api-test-lora"
     assert result["adapter_checksum"] == adapter["checksum"]
 
@@ -136,26 +140,14 @@ def test_a_raft_training_runs_to_an_adapter_the_rag_finetune_level_serves(client
     job reports which, and the adapter answers in the `rag_finetune` level."""
     raft = {"context_k": 2, "distractors": 1}
     config = {**SMALL, "max_seq_len": 768, "max_examples": 8, "raft": raft}
-    body = {"dataset_id": dataset_id, "adapter_name": "raft-test-lora", "config": config}
-    response = client.post("/api/v1/scenarios/northwind/trainings", json=body)
-    assert response.status_code == 202, response.text
-    job = wait_for(client, response.json()["id"], finished)
-    assert job["status"] == "succeeded", job["error"]
+    job = train_to_success(client, dataset_id, "raft-test-lora", config)
     report = job["data_report"]
     assert report["split"] == "train" and report["examples"] == 8
     assert report["with_context"] + report["distractors_only"] == 8 and report["documents"]
     assert report["options"]["context_k"] == 2
 
-    compared = client.post(
-        "/api/v1/comparisons",
-        json={
-            "query": "How many days do I have to return a tent?",
-            "levels": ["rag_finetune"],
-            "adapter": "raft-test-lora",
-            "max_new_tokens": 8,
-        },
-    ).json()
-    [result] = compared["results"]
+    query = "How many days do I have to return a tent?"
+    result = answer_with(client, "raft-test-lora", "rag_finetune", query)
     assert result["error"] is None and result["adapter"] == "raft-test-lora"
     assert result["context"], "the level retrieved sources for its prompt"
     assert client.delete("/api/v1/adapters/raft-test-lora").status_code == 204
