@@ -127,7 +127,10 @@ class Settings(BaseSettings):
         8, ge=1, description="Requests of one batch sent to the server at once; 1 = in turn."
     )
     threads: int = Field(
-        0, ge=0, description="CPU threads for inference; 0 = every core this process may use."
+        0,
+        ge=0,
+        description="CPU threads for inference; 0 = every core this process may use "
+        "(llama.cpp: those other processes leave free).",
     )
     max_new_tokens: int = Field(128, ge=1, le=1024, description="Default generation length.")
     temperature: float = Field(0.0, ge=0, le=2, description="Default sampling temperature.")

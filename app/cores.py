@@ -20,6 +20,13 @@ same cores and a training job beside a serving server trained at 0.10 examples/s
 before every level of a comparison; after each step, while other work uses the cores,
 training leaves them to it for two thirds as long (`CoreShare`). Alone, it steps without pause.
 
+Other processes are outside `CORES`: a training started with `tritune train`, a second server.
+llama.cpp's threads meet at a barrier after every operation, so when another process holds
+one of its cores the thread left waiting spins, and 2 threads beside a busy process ran at
+0.23 of their quiet speed where 1 thread kept 0.73 (docs/measured.md). `FREE_CORES` watches
+how much of this process's cores other processes use, and the llama.cpp engine sizes its
+threads to what they leave free, per generation (unless `TRITUNE_THREADS` fixes a number).
+
 OpenMP's wait policy is left at its default (threads spin briefly between parallel regions).
 `OMP_WAIT_POLICY=PASSIVE` made llama.cpp 3x slower on a quiet machine (64 tokens of the
 packaged model in 2.01 s against 0.62 s, 2 threads): each token is a parallel region, and
@@ -30,9 +37,12 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+import psutil
 
 from app.engine.base import FairLock
 
@@ -100,3 +110,71 @@ def configure_threads(threads: int) -> None:
         torch.set_num_interop_threads(1)
     except RuntimeError:  # only possible before torch's first parallel work; keep its pool
         log.debug("torch's inter-op pool is already running; left as it is")
+
+
+class FreeCores:
+    """Cores of this process's affinity set that other processes leave free.
+
+    A daemon thread samples, every `interval` seconds, the busy time of those cores (psutil's
+    per-CPU times: all but idle and I/O wait) and this process's own CPU time; busy time less
+    own time over the last interval is what other processes used, in cores. Started on the
+    first `count()`; where per-CPU times cannot be read (not Linux, a restricted /proc) every
+    core counts as free."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval = interval
+        self.cores = usable_cores()
+        self.others = 0.0  # cores other processes kept busy over the last interval
+        self._started = False
+        self._start_lock = threading.Lock()
+
+    def count(self) -> int:
+        """How many threads fit beside the other processes: a core counts as free when they
+        used less than half of it. At least 1, at most `usable_cores()`."""
+        self.start()
+        free = self.cores - self.others
+        return max(1, min(self.cores, int(free + 0.5)))
+
+    def start(self) -> None:
+        with self._start_lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._watch, name="free-cores", daemon=True).start()
+
+    def _watch(self) -> None:
+        try:
+            cpus = sorted(os.sched_getaffinity(0))
+        except AttributeError:  # not Linux
+            cpus = list(range(self.cores))
+        me = psutil.Process()
+        try:
+            previous = busy_seconds(cpus), own_seconds(me), time.monotonic()
+        except (OSError, IndexError, psutil.Error) as error:
+            log.info("cannot read per-CPU times (%s); every core counts as free", error)
+            return
+        while True:
+            time.sleep(self.interval)
+            current = busy_seconds(cpus), own_seconds(me), time.monotonic()
+            elapsed = current[2] - previous[2]
+            used = (current[0] - previous[0]) - (current[1] - previous[1])
+            self.others = max(0.0, used / elapsed)
+            previous = current
+
+
+def busy_seconds(cpus: list[int]) -> float:
+    """CPU seconds the given cores spent on anything but idling since boot (a hypervisor's
+    steal counts as busy: the core was not ours)."""
+    times = psutil.cpu_times(percpu=True)
+    idle = ("idle", "iowait", "guest", "guest_nice")  # Linux counts guest time in user too
+    return sum(
+        sum(times[cpu]) - sum(getattr(times[cpu], field, 0.0) for field in idle) for cpu in cpus
+    )
+
+
+def own_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+FREE_CORES = FreeCores()

@@ -21,6 +21,7 @@ have the model's geometry at a fraction of the cost. The table says which was us
 
     .venv/bin/python benchmarks/retrieval.py [--sizes 10000 100000] [--queries 100]
         [--vectors model|composed] [--ingest-chunks 1000] [--ef-search 80 120] [--keep]
+        [--output FILE]
 
 Every run reports the machine's load average at its start and end, and each mode's CPU time
 per query beside its wall time (on shared cores the wall time includes waiting for one).
@@ -213,7 +214,8 @@ def collection(engine, sessions, corpus, embedder, size: int, args) -> tuple[int
             {"slug": slug},
         ).first()
         if found is not None and found[1] == size:
-            return found[0], {"load_s": 0.0, "embed_s": 0.0, "hnsw_build_s": 0.0, "kept": True}
+            kept = {"load_s": 0.0, "embed_s": 0.0, "hnsw_build_s": 0.0, "kept": True}
+            return found[0], {**kept, **sizes(engine)}
         if found is not None:
             session.execute(text("DELETE FROM scenarios WHERE id = :s"), {"s": found[0]})
             session.commit()
@@ -330,14 +332,28 @@ def load_collection(engine, scenario_id: int, corpus, embedder, size: int, mode:
             copy_rows(cursor, scenario_id, documents, corpus, indexes, vectors)
         load_s = time.perf_counter() - started
         t = time.perf_counter()
-        cursor.execute("SET maintenance_work_mem = '1GB'")
+        # the graph of 1M halfvec(384) vectors needs about 1.3 GB; a build that outgrows
+        # maintenance_work_mem goes on on disk, many times slower
+        cursor.execute("SET maintenance_work_mem = '3GB'")
         cursor.execute(str(CreateIndex(HNSW_INDEX).compile(dialect=postgresql.dialect())))
         index_s = time.perf_counter() - t
         cursor.execute("ANALYZE chunks")
         raw.commit()
     finally:
         raw.close()
-    return {"load_s": load_s, "embed_s": embed_s, "hnsw_build_s": index_s}
+    return {"load_s": load_s, "embed_s": embed_s, "hnsw_build_s": index_s, **sizes(engine)}
+
+
+def sizes(engine) -> dict:
+    """On-disk size of the HNSW index and of the whole chunks table with its indexes (MB)."""
+    with engine.connect() as connection:
+        index, table = connection.execute(
+            text(
+                "SELECT pg_relation_size('ix_chunks_embedding_hnsw'), "
+                "pg_total_relation_size('chunks')"
+            )
+        ).one()
+    return {"hnsw_mb": index / 2**20, "chunks_total_mb": table / 2**20}
 
 
 def copy_rows(cursor, scenario_id, documents, corpus, indexes, vectors) -> None:
@@ -465,6 +481,9 @@ def main() -> None:
     parser.add_argument("--ingest-chunks", type=int, default=1000)
     parser.add_argument("--database-url", default=None, help="Use this server instead.")
     parser.add_argument(
+        "--output", type=Path, default=RESULTS / "retrieval.json", help="Where the JSON goes."
+    )
+    parser.add_argument(
         "--keep",
         action="store_true",
         help="Keep the bench database and its collections; a later --keep run reuses them.",
@@ -524,8 +543,8 @@ def main() -> None:
         drop()
     report["load_average_end"] = load_average()
     print_table(report)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "retrieval.json").write_text(json.dumps(report, indent=2))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2))
 
 
 def print_table(report: dict) -> None:
@@ -544,7 +563,7 @@ def print_table(report: dict) -> None:
         f"{report['load_average_end']} at the end\n"
     )
     modes = " | ".join(f"{m} p50 / p95 (CPU p50)" for m in ("hybrid", "vector", "keyword"))
-    print(f"| chunks | {modes} | recall@10 (search / index alone) | HNSW build |")
+    print(f"| chunks | {modes} | recall@10 (search / index alone) | HNSW build (size) |")
     print("|---|---|---|---|---|---|")
     for size, row in report["sizes"].items():
         cells = [
@@ -554,7 +573,8 @@ def print_table(report: dict) -> None:
         ]
         print(
             f"| {int(size):,} | {' | '.join(cells)} | {row['recall_at_10']:.3f} / "
-            f"{row['index_recall_at_10']:.3f} | {row['hnsw_build_s']:.0f} s |"
+            f"{row['index_recall_at_10']:.3f} | {row['hnsw_build_s']:.0f} s "
+            f"({row.get('hnsw_mb', 0):.0f} MB) |"
         )
     for size, row in report["sizes"].items():
         for ef, point in row.get("ef_search_sweep", {}).items():

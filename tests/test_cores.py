@@ -2,6 +2,8 @@
 taking turns on them (app/cores.py)."""
 
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -64,3 +66,59 @@ def test_llamacpp_holds_the_cores_for_a_whole_generation(llamacpp_engine):
 
 def test_transformers_holds_the_cores_for_one_forward_pass_at_a_time(transformers_engine):
     assert take_cores_while_streaming(transformers_engine) is True
+
+
+def spin(until: float) -> None:
+    while time.monotonic() < until:
+        pass
+
+
+def others_after(watch, seconds: float) -> float:
+    time.sleep(seconds)
+    return watch.others
+
+
+def test_free_cores_sees_another_process_and_not_this_one():
+    """The watcher counts the busy time of other processes, not this process's own."""
+    from app.cores import FreeCores
+
+    watch = FreeCores(interval=0.25)
+    watch.start()
+    quiet = others_after(watch, 1.0)
+    own = threading.Thread(target=spin, args=(time.monotonic() + 1.5,))
+    own.start()
+    while_self_busy = others_after(watch, 1.0)
+    own.join()
+    busy_loop = "import time\nend = time.monotonic() + 3\nwhile time.monotonic() < end: pass"
+    other = subprocess.Popen([sys.executable, "-c", busy_loop])
+    try:
+        while_other_busy = others_after(watch, 2.0)
+        free_then = watch.count()
+    finally:
+        other.wait()
+    assert while_other_busy >= quiet + 0.7  # one core's worth, give or take the sampling
+    assert while_self_busy < quiet + 0.5
+    assert free_then <= max(1, usable_cores() - 1)  # the busy process's core is not free
+
+
+def test_llamacpp_fits_its_threads_to_the_free_cores(llamacpp_engine, monkeypatch):
+    """Threads follow the free cores from one generation to the next (TRITUNE_THREADS unset);
+    a fixed TRITUNE_THREADS is kept whatever the others do."""
+    from app.cores import FREE_CORES
+    from app.engine import GenerationRequest
+
+    engine = llamacpp_engine
+    request = [GenerationRequest([{"role": "user", "content": "Hi"}], None, 4)]
+    assert engine.fixed_threads == 0
+    monkeypatch.setattr(FREE_CORES, "count", lambda: 1)
+    assert engine.generate(request)[0].completion_tokens > 0
+    assert engine.threads == 1
+    monkeypatch.setattr(FREE_CORES, "count", usable_cores)
+    engine.generate(request)
+    assert engine.threads == usable_cores()
+    monkeypatch.setattr(engine, "fixed_threads", 1)
+    engine.generate(request)
+    assert engine.threads == 1
+    monkeypatch.setattr(FREE_CORES, "count", lambda: 2)
+    engine.generate(request)
+    assert engine.threads == 1

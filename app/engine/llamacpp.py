@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.config import Settings
-from app.cores import CORES
+from app.cores import CORES, FREE_CORES, usable_cores
 from app.engine.base import (
     DeltaStream,
     Engine,
@@ -95,6 +95,7 @@ class LlamaCppEngine(Engine):
     constrains_output = True  # a GBNF grammar from the request's JSON schema
 
     def __init__(self, base_model: str, threads: int = 0) -> None:
+        """`threads` 0: per generation, as many as other processes leave cores free."""
         path = Path(base_model)
         if path.suffix != ".gguf" or not path.is_file():
             raise FileNotFoundError(f"the llamacpp engine needs a GGUF model file: {base_model}")
@@ -102,11 +103,13 @@ class LlamaCppEngine(Engine):
         super().__init__(model_lock=self._lock)
         self.base_model = base_model
         self.model = path.name
+        self.fixed_threads = threads
+        self.threads = threads or usable_cores()
         self.llm = llama_cpp.Llama(
             model_path=base_model,
             n_ctx=CONTEXT_TOKENS,
-            n_threads=threads or None,
-            n_threads_batch=threads or None,
+            n_threads=self.threads,
+            n_threads_batch=self.threads,
             verbose=False,
         )
         self.tokenizer = GGUFTokenizer(self.llm)
@@ -117,7 +120,7 @@ class LlamaCppEngine(Engine):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LlamaCppEngine:
-        return cls(settings.base_model, threads=settings.inference_threads)
+        return cls(settings.base_model, threads=settings.threads)
 
     def render_chat(self, messages: list[dict[str, str]]) -> str:
         return self.tokenizer.render_chat(messages)
@@ -158,6 +161,16 @@ class LlamaCppEngine(Engine):
         self.llm.reset()  # no cached prefix is reused: its keys came from another adapter
         self._active = name
 
+    def fit_threads(self) -> None:
+        """Unless fixed, one thread per core that other processes leave free: llama.cpp's
+        threads wait for each other after every operation, so one that shares its core with
+        another process holds up the rest (2 threads ran at 0.23 of their quiet speed beside
+        a busy process, 1 thread at 0.73; docs/measured.md)."""
+        threads = self.fixed_threads or FREE_CORES.count()
+        if threads != self.threads:
+            llama_cpp.llama_set_n_threads(self.llm.ctx, threads, threads)
+            self.threads = threads
+
     def run(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         return [self.generate_one(request) for request in requests]
 
@@ -169,6 +182,7 @@ class LlamaCppEngine(Engine):
             if not request.begin():  # cancelled while it waited for the lock
                 return GenerationResult.skipped()
             self.use_adapter(request.adapter)
+            self.fit_threads()
             prompt = self.tokenize(self.render_chat(request.messages))
             tracker = RequestTracker(self.tokenizer, prompt, request)
             started = time.perf_counter()
