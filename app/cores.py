@@ -127,6 +127,7 @@ class FreeCores:
         self.others = 0.0  # cores other processes kept busy over the last interval
         self._started = False
         self._start_lock = threading.Lock()
+        self._stop = threading.Event()
 
     def count(self) -> int:
         """How many threads fit beside the other processes: a core counts as free when they
@@ -142,6 +143,10 @@ class FreeCores:
             self._started = True
         threading.Thread(target=self._watch, name="free-cores", daemon=True).start()
 
+    def stop(self) -> None:
+        """End the watching thread (the process-wide one watches until exit)."""
+        self._stop.set()
+
     def _watch(self) -> None:
         try:
             cpus = sorted(os.sched_getaffinity(0))
@@ -153,8 +158,7 @@ class FreeCores:
         except (OSError, IndexError, psutil.Error) as error:
             log.info("cannot read per-CPU times (%s); every core counts as free", error)
             return
-        while True:
-            time.sleep(self.interval)
+        while not self._stop.wait(self.interval):
             current = busy_seconds(cpus), own_seconds(me), time.monotonic()
             elapsed = current[2] - previous[2]
             used = (current[0] - previous[0]) - (current[1] - previous[1])

@@ -96,6 +96,7 @@ def test_free_cores_sees_another_process_and_not_this_one():
         free_then = watch.count()
     finally:
         other.wait()
+        watch.stop()
     assert while_other_busy >= quiet + 0.7  # one core's worth, give or take the sampling
     assert while_self_busy < quiet + 0.5
     assert free_then <= max(1, usable_cores() - 1)  # the busy process's core is not free
