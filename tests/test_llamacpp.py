@@ -72,14 +72,39 @@ def test_converted_adapter_gives_the_peft_greedy_output(
     llamacpp_engine, transformers_engine, demo_adapter
 ):
     """The core equivalence: PEFT on the dequantised fp32 weights and llama.cpp with the
-    converted GGUF LoRA on the Q4_1 file write the same triage JSON, token for token."""
+    converted GGUF LoRA on the Q4_1 file write the same triage JSON, token for token, except
+    where PEFT's own two best next tokens are closer than the quantisation noise: a near-tie
+    the quantised weights can flip (one of four tickets at most may part, and only there)."""
     tickets = heldout_tickets(4)
     ours = greedy(llamacpp_engine, tickets, demo_adapter.name)
     reference = greedy(transformers_engine, tickets, demo_adapter.name)
-    assert [r.text for r in ours] == [r.text for r in reference]
-    assert [r.completion_tokens for r in ours] == [r.completion_tokens for r in reference]
     assert [r.prompt_tokens for r in ours] == [r.prompt_tokens for r in reference]
     assert all(r.text.startswith('{"category"') for r in ours), ours
+    parted = [
+        (ticket, mine.text, theirs.text)
+        for ticket, mine, theirs in zip(tickets, ours, reference, strict=True)
+        if mine.text != theirs.text
+    ]
+    assert len(parted) <= 1, parted
+    for ticket, mine, theirs in parted:
+        margin = reference_margin_where_parted(
+            llamacpp_engine, transformers_engine, ticket, mine, theirs, demo_adapter.name
+        )
+        assert margin < QUANTISATION_NOISE, (ticket, mine, theirs, margin)
+
+
+def reference_margin_where_parted(
+    llamacpp_engine, transformers_engine, ticket, mine, theirs, adapter
+):
+    """How far PEFT's logit for its own token is above its logit for llama.cpp's token, at
+    the first token where the two answers differ."""
+    messages = [{"role": "user", "content": ticket}]
+    prompt = llamacpp_engine.tokenize(llamacpp_engine.render_chat(messages))
+    ours, reference = llamacpp_engine.tokenize(mine), llamacpp_engine.tokenize(theirs)
+    at = next((i for i, (a, b) in enumerate(zip(ours, reference, strict=False)) if a != b), None)
+    assert at is not None, ("one answer is the other's beginning", mine, theirs)
+    logits = transformers_logits(transformers_engine, prompt + reference[:at], adapter)[-1]
+    return float(logits[reference[at]] - logits[ours[at]])
 
 
 def transformers_logits(engine, tokens, adapter):
