@@ -104,22 +104,31 @@ def test_free_cores_sees_another_process_and_not_this_one():
 
 def test_llamacpp_fits_its_threads_to_the_free_cores(llamacpp_engine, monkeypatch):
     """Threads follow the free cores from one generation to the next (TRITUNE_THREADS unset);
-    a fixed TRITUNE_THREADS is kept whatever the others do."""
+    a fixed TRITUNE_THREADS is kept whatever the others do. Read from llama.cpp's context."""
+    import llama_cpp
+
     from app.cores import FREE_CORES
     from app.engine import GenerationRequest
 
     engine = llamacpp_engine
     request = [GenerationRequest([{"role": "user", "content": "Hi"}], None, 4)]
+
+    def context_threads() -> tuple[int, int]:
+        return (
+            llama_cpp.llama_n_threads(engine.llm.ctx),
+            llama_cpp.llama_n_threads_batch(engine.llm.ctx),
+        )
+
     assert engine.fixed_threads == 0
     monkeypatch.setattr(FREE_CORES, "count", lambda: 1)
     assert engine.generate(request)[0].completion_tokens > 0
-    assert engine.threads == 1
+    assert context_threads() == (1, 1)
     monkeypatch.setattr(FREE_CORES, "count", usable_cores)
     engine.generate(request)
-    assert engine.threads == usable_cores()
+    assert context_threads() == (usable_cores(), usable_cores())
     monkeypatch.setattr(engine, "fixed_threads", 1)
     engine.generate(request)
-    assert engine.threads == 1
+    assert context_threads() == (1, 1)
     monkeypatch.setattr(FREE_CORES, "count", lambda: 2)
     engine.generate(request)
-    assert engine.threads == 1
+    assert context_threads() == (1, 1)
